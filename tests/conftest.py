@@ -1,0 +1,65 @@
+"""Shared helpers: where ../shared is, how to run the real CLIs, how to read TensorBoard logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+# small and quick, with random VGG features (no ImageNet weights on CI)
+TINY = ["vgg.weights=random", "data.size=48", "trainer.max_steps=30", "log.val_every=10",
+        "trainer.log_every_n_steps=1"]
+
+
+def shared_file(relative: str) -> Path:
+    """A file under ../shared/data, or skip the test saying the shared data is absent."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"shared test data not found: {path} (expected ../shared beside the checkout)")
+    return path
+
+
+def run_cli(script: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run `python <script> args...` from the repo root, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit 2, no traceback, and one `vst: error:` line that mentions every needle."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("vst: error:")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def read_tensorboard(log_dir: Path):
+    """EventAccumulator with everything loaded (scalars, images, plugin data)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def logged_hparams(log_dir: Path) -> dict[str, object]:
+    """The hyper-parameters a run logged to TensorBoard's HParams plugin."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    acc = read_tensorboard(log_dir)
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    out: dict[str, object] = {}
+    for name, value in data.session_start_info.hparams.items():
+        kind = value.WhichOneof("kind")
+        out[name] = getattr(value, kind)
+    return out

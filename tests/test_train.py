@@ -1,0 +1,159 @@
+"""train.py end to end, run as a user runs it, on real clips from ../shared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import (
+    TINY,
+    assert_user_error,
+    logged_hparams,
+    read_tensorboard,
+    run_cli,
+    shared_file,
+)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return shared_file("video/mountain_walk.mp4"), shared_file("style/in47.png")
+
+
+@pytest.fixture(scope="module")
+def trained(clip, tmp_path_factory):
+    """One tiny training run (30 steps, 48 px, random VGG) shared by the checks below."""
+    video, style = clip
+    run_dir = tmp_path_factory.mktemp("run")
+    result = run_cli("train.py", f"video={video}", f"style={style}", *TINY,
+                     f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return run_dir, result
+
+
+def test_run_folder_holds_both_checkpoints_and_says_where(trained):
+    run_dir, result = trained
+    assert (run_dir / "best.ckpt").is_file() and (run_dir / "last.ckpt").is_file()
+    assert str(run_dir / "best.ckpt") in result.stdout
+    assert "RANDOM" in result.stderr + result.stdout  # random VGG is announced loudly
+
+
+def test_checkpoint_holds_generator_and_config_not_vgg(trained):
+    run_dir, _ = trained
+    ckpt = torch.load(run_dir / "best.ckpt", map_location="cpu", weights_only=False)
+    keys = list(ckpt["state_dict"])
+    assert keys and all(k.startswith("generator.") for k in keys)
+    assert ckpt["vst"]["model"]["name"] == "hrnet"
+    assert (run_dir / "best.ckpt").stat().st_size < 1_000_000  # not the 80 MB VGG
+    assert ckpt["hyper_parameters"]["loss"]["style_weight"] == 1e5
+
+
+def test_tensorboard_has_losses_hparams_and_previews(trained):
+    run_dir, _ = trained
+    acc = read_tensorboard(run_dir / "tensorboard")
+    scalars = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/content", "train/style", "val/loss", "val/content",
+            "val/style"} <= scalars
+    images = set(acc.Tags()["images"])
+    assert {"preview/keyframe", "preview/heldout_0", "preview/heldout_1"} <= images
+    preview = acc.Images("preview/keyframe")[-1]
+    assert preview.width > 2 * preview.height  # content | output | style side by side
+    hp = logged_hparams(run_dir / "tensorboard")
+    assert hp["loss/style_weight"] == 1e5 and hp["data/size"] == 48
+
+
+def test_loss_decreases_over_30_steps(trained):
+    run_dir, _ = trained
+    losses = [e.value for e in read_tensorboard(run_dir / "tensorboard").Scalars("train/loss")]
+    assert len(losses) >= 25
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses
+
+
+def test_best_is_chosen_by_heldout_loss(trained):
+    run_dir, _ = trained
+    vals = [e.value for e in read_tensorboard(run_dir / "tensorboard").Scalars("val/loss")]
+    assert len(vals) == 3  # steps 10, 20, 30
+    best = torch.load(run_dir / "best.ckpt", map_location="cpu", weights_only=False)
+    assert best["global_step"] == 10 * (int(np.argmin(vals)) + 1), vals
+
+
+def test_resume_from_last_continues_the_step_count(trained, clip, tmp_path):
+    run_dir, _ = trained
+    video, style = clip
+    result = run_cli("train.py", f"video={video}", f"style={style}", *TINY,
+                     "trainer.max_steps=40", f"resume={run_dir / 'last.ckpt'}",
+                     f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert torch.load(tmp_path / "last.ckpt", weights_only=False)["global_step"] == 40
+
+
+def test_sweep_gives_one_run_per_style_weight(clip, tmp_path):
+    video, style = clip
+    result = run_cli("train.py", "-m", f"video={video}", f"style={style}", *TINY,
+                     "trainer.max_steps=4", "log.val_every=2", "loss.style_weight=1e4,1e5",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-4000:]
+    runs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and (p / "best.ckpt").exists())
+    assert len(runs) == 2
+    assert "loss.style_weight=10000.0" in runs[0].name and "loss.style_weight=100000.0" in runs[1].name
+    weights = [logged_hparams(p / "tensorboard")["loss/style_weight"] for p in runs]
+    assert weights == [1e4, 1e5]
+
+
+def test_a_still_image_can_be_graded(tmp_path):
+    content, style = shared_file("pairs/in3.png"), shared_file("pairs/tar3.png")
+    result = run_cli("train.py", f"video={content}", f"style={style}", *TINY,
+                     "trainer.max_steps=3", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "best.ckpt").is_file()
+
+
+def _audio_only(path):
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=44100, layout="mono")
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing_video", "missing_style", "zero_byte", "not_a_video",
+                                  "no_video_stream", "bad_style", "keyframe_past_end",
+                                  "unknown_key", "no_video_given", "bad_value"])
+def test_bad_input_stops_with_one_clear_line(case, clip, tmp_path):
+    video, style = clip
+    args, needles = {
+        "missing_video": ([f"video={tmp_path / 'nope.mp4'}", f"style={style}"],
+                          ["nope.mp4", "does not exist"]),
+        "missing_style": ([f"video={video}", f"style={tmp_path / 'nope.png'}"],
+                          ["nope.png", "does not exist"]),
+        "zero_byte": ([f"video={tmp_path / 'empty.mp4'}", f"style={style}"],
+                      ["empty.mp4", "empty"]),
+        "not_a_video": ([f"video={tmp_path / 'text.mp4'}", f"style={style}"],
+                        ["text.mp4", "not a readable video"]),
+        "no_video_stream": ([f"video={tmp_path / 'sound.m4a'}", f"style={style}"],
+                            ["sound.m4a", "no video stream"]),
+        "bad_style": ([f"video={video}", f"style={tmp_path / 'text.mp4'}"],
+                      ["text.mp4", "not a readable image"]),
+        "keyframe_past_end": ([f"video={video}", f"style={style}", "keyframe=250"],
+                              ["keyframe=250", "past the end", "250 frames"]),
+        "unknown_key": ([f"video={video}", f"style={style}", "loss.stlye_weight=1"],
+                        ["unknown config key", "loss.stlye_weight"]),
+        "no_video_given": ([f"style={style}"], ["video= is required"]),
+        "bad_value": ([f"video={video}", f"style={style}", "data.size=big"], ["data.size"]),
+    }[case]
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("this is not a video")
+    _audio_only(tmp_path / "sound.m4a")
+    run_dir = tmp_path / "run"
+    result = run_cli("train.py", *TINY, *args, f"hydra.run.dir={run_dir}")
+    assert_user_error(result, *needles)
+    assert not (run_dir / "last.ckpt").exists()

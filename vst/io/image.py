@@ -1,0 +1,69 @@
+"""Stills in and out. Every image in vst is a float tensor, RGB, [0, 1], CHW."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vst.errors import VstError
+
+# Pillow knows many more; these are the ones we treat as "a still" when given as video=.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+def is_image_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def check_input_file(path: str | Path, what: str) -> Path:
+    """Fail with a clear message unless `path` is a non-empty readable file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise VstError(f"{what} {str(path)!r} does not exist")
+    if p.is_dir():
+        raise VstError(f"{what} {str(path)!r} is a folder, expected a file")
+    if p.stat().st_size == 0:
+        raise VstError(f"{what} {str(path)!r} is empty (0 bytes)")
+    return p
+
+
+def _to_float_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode (RGBA, grey, 16-bit grey, palette, CMYK) -> HxWx3 float32 in [0, 1]."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        scale = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / scale, 0.0, 1.0)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(arr[..., None], 3, axis=2)
+    # Alpha is dropped (a reference still is judged by its visible colours), grey is replicated.
+    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def load_image(path: str | Path, what: str = "image") -> torch.Tensor:
+    """Read a still as a 3xHxW float tensor in [0, 1], honouring EXIF orientation."""
+    p = check_input_file(path, what)
+    try:
+        with Image.open(p) as img:
+            img = ImageOps.exif_transpose(img)
+            arr = _to_float_rgb(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise VstError(f"{what} {str(path)!r} is not a readable image ({err})") from None
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+
+
+def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
+    """3xHxW float [0, 1] -> HxWx3 uint8 (rounded, not truncated)."""
+    return image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def save_image(image: torch.Tensor, path: str | Path) -> None:
+    """Write a 3xHxW float tensor to `path`, atomically (temp name, then rename)."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.stem}.partial{p.suffix}")
+    Image.fromarray(to_uint8_hwc(image)).save(tmp)
+    tmp.replace(p)

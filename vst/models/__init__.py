@@ -1,0 +1,1 @@
+"""Networks: the HR-Net generator and the frozen VGG19 feature extractor."""

@@ -1,0 +1,114 @@
+"""The HR-Net generator of Li, Ye & Li, "High-Resolution Network for Photorealistic Style
+Transfer" (ACML 2019), with an output head that keeps every result a valid photograph.
+
+Body (as in the paper and its reference code): three parallel resolutions (full, 1/2, 1/4)
+built from bottleneck residual blocks, strided 3x3 convolutions down, bilinear up, fused by
+channel concatenation into a 192-channel full-resolution map, then blocks 192 -> 64 -> 32 ->
+16 and a 3x3 convolution to three channels.
+
+Input and output: RGB in [0, 1], any height and width (padded to a multiple of 4 inside,
+cropped back). The reference emits unbounded values in ImageNet-normalised space, which can
+leave the display gamut. Here the three output channels are an offset in logit space added
+to the input: ``out = sigmoid(logit(x) + delta)``. So the output is always in (0, 1), never
+clips (gradients never die at the gamut edge), and the last convolution starts at zero so
+an untrained generator is the identity: training begins from the content frame itself.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_EPS = 1e-4  # keeps logit(x) finite for pure black and white pixels
+
+
+def _conv_norm_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, padding=kernel // 2),
+        nn.InstanceNorm2d(cout, affine=True),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Bottleneck(nn.Module):
+    """1x1 -> 3x3 -> 1x1 (inner width out/4), InstanceNorm + ReLU after each, residual add."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        mid = cout // 4
+        self.body = nn.Sequential(
+            _conv_norm_relu(cin, mid, 1), _conv_norm_relu(mid, mid, 3), _conv_norm_relu(mid, cout, 1)
+        )
+        self.shortcut = (
+            nn.Identity()
+            if cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1), nn.InstanceNorm2d(cout, affine=True))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+def _down(cin: int, cout: int, stride: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+
+
+def _up(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+class HRNet(nn.Module):
+    """Photorealistic style-transfer generator: Nx3xHxW in [0, 1] -> same shape in (0, 1)."""
+
+    multiple = 4  # the 1/4 branch needs sizes divisible by 4; other sizes are padded
+
+    def __init__(self) -> None:
+        super().__init__()
+        # stage 1: full resolution stem and the first split to 1/2
+        self.full1 = Bottleneck(3, 16)
+        self.full2 = Bottleneck(16, 32)
+        self.down1_half = _down(16, 32, 2)
+        # stage 2: three resolutions exchange information
+        self.full3 = Bottleneck(32, 32)
+        self.half1 = Bottleneck(32, 32)
+        self.full_to_half = _down(32, 32, 2)
+        self.full_to_quarter = _down(32, 32, 4)
+        self.half_to_quarter = _down(32, 32, 2)
+        # stage 3: fuse everything at full resolution (64 + 64 + 64 = 192 channels)
+        self.full4 = Bottleneck(64, 64)
+        self.head = nn.Sequential(Bottleneck(192, 64), Bottleneck(64, 32), Bottleneck(32, 16))
+        self.to_rgb = nn.Conv2d(16, 3, 3, padding=1)
+        nn.init.zeros_(self.to_rgb.weight)  # start as the identity (see module docstring)
+        nn.init.zeros_(self.to_rgb.bias)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = -h % self.multiple, -w % self.multiple
+        padded = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        delta = self._delta((padded - self.mean) / self.std)[..., :h, :w]
+        x = x.float().clamp(_EPS, 1 - _EPS)
+        return torch.sigmoid(torch.logit(x) + delta.float())
+
+    def _delta(self, x: torch.Tensor) -> torch.Tensor:
+        map1 = self.full1(x)
+        map2 = self.full2(map1)
+        map3 = self.down1_half(map1)
+        map4 = torch.cat((self.full3(map2), _up(map3, 2)), 1)
+        map5 = torch.cat((self.full_to_half(map2), self.half1(map3)), 1)
+        map6 = torch.cat((self.full_to_quarter(map2), self.half_to_quarter(map3)), 1)
+        fused = torch.cat((self.full4(map4), _up(map5, 2), _up(map6, 4)), 1)
+        return self.to_rgb(self.head(fused))
+
+
+def build_generator(name: str = "hrnet") -> nn.Module:
+    """The generator named in the model config."""
+    if name != "hrnet":
+        from vst.errors import VstError
+
+        raise VstError(f"unknown model.name {name!r} (available: hrnet)")
+    return HRNet()

@@ -1,0 +1,117 @@
+"""LightningModule: the generator trained against the frozen VGG19 perceptual loss.
+
+Validation figure (what `best.ckpt` is chosen by): ``val/loss``, the training objective
+(content_weight * content + style_weight * style) measured on held-out frames of the clip
+that the generator never trained on. It rewards a grade that carries over to the rest of the
+clip, not one that only fits the keyframe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from vst import __version__
+from vst.losses.perceptual import PerceptualLoss
+from vst.models.hrnet import build_generator
+from vst.models.vgg import load_vgg19
+
+CHECKPOINT_KEY = "vst"  # where a checkpoint keeps what predict needs to rebuild the generator
+
+
+class StyleTransferModule(L.LightningModule):
+    def __init__(self, config: dict[str, Any]):
+        """config: the whole resolved run config (plain dict); logged as hyper-parameters."""
+        super().__init__()
+        self.save_hyperparameters(config)
+        self.generator = build_generator(config["model"]["name"])
+        vgg, self.vgg_source = load_vgg19(**config["vgg"])
+        loss = config["loss"]
+        self.perceptual = PerceptualLoss(vgg, loss["content_layer"], loss["style_layers"])
+        self.content_weight = float(loss["content_weight"])
+        self.style_weight = float(loss["style_weight"])
+        self.lr = float(config["optim"]["lr"])
+        self.num_previews = int(config["log"]["previews"])
+        self._targets: dict[str, Any] = {}
+        self._val: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+
+    # ---- targets: computed once per fit, never saved --------------------------------------
+    def on_fit_start(self) -> None:
+        dm = self.trainer.datamodule
+        self.style_image = dm.style.to(self.device)
+        with self.trainer.precision_plugin.forward_context():
+            self._targets = {
+                "style": self.perceptual.style_targets(self.style_image),
+                "train": self.perceptual.content_targets(dm.keyframes.to(self.device)),
+                "val": self.perceptual.content_targets(dm.val.to(self.device)),
+            }
+
+    def _step(self, content: torch.Tensor, index: torch.Tensor, split: str):
+        output = self.generator(content)
+        terms = self.perceptual(output, self._targets[split][index], self._targets["style"])
+        terms["loss"] = self.content_weight * terms["content"] + self.style_weight * terms["style"]
+        return output, terms
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        _, terms = self._step(batch["content"], batch["index"], "train")
+        self.log("train/loss", terms["loss"], prog_bar=True)
+        self.log_dict({"train/content": terms["content"], "train/style": terms["style"]})
+        return terms["loss"]
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # validate after the very last step too, so best.ckpt considers the final weights
+        if self.global_step >= self.trainer.max_steps:
+            self.trainer.should_stop = True
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        output, terms = self._step(batch["content"], batch["index"], "val")
+        self._val.append((torch.cat([batch["content"], output.to(batch["content"].dtype)], -1),
+                          {k: v.detach().float() for k, v in terms.items()}))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        for name in ("loss", "content", "style"):
+            self.log(f"val/{name}", torch.stack([t[name] for _, t in self._val]).mean(),
+                     prog_bar=name == "loss")
+        self.log("hp_metric", torch.stack([t["loss"] for _, t in self._val]).mean())
+        if not self.trainer.sanity_checking:
+            self._log_previews()
+        self._val.clear()
+
+    @torch.no_grad()
+    def _log_previews(self) -> None:
+        """content | output | style, for the keyframe and the first held-out frames."""
+        tb = getattr(self.logger, "experiment", None)
+        if tb is None or not hasattr(tb, "add_image"):
+            return
+        key = self.trainer.datamodule.keyframes[:1].to(self.device)
+        with self.trainer.precision_plugin.forward_context():
+            key_out = self.generator(key).to(key.dtype)
+        pairs = [("keyframe", torch.cat([key, key_out], -1))]
+        pairs += [(f"heldout_{i}", pair) for i, (pair, _) in enumerate(self._val[: self.num_previews])]
+        for tag, pair in pairs:
+            h = pair.shape[-2]
+            style = F.interpolate(self.style_image, size=(h, max(1, round(
+                self.style_image.shape[-1] * h / self.style_image.shape[-2]))), mode="bilinear",
+                antialias=True, align_corners=False)
+            image = torch.cat([pair[:1].float(), style.float()], -1)[0].clamp(0, 1)
+            tb.add_image(f"preview/{tag}", image.cpu(), self.global_step)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.generator.parameters(), lr=self.lr)
+
+    # ---- checkpoints hold the generator and its config, never the VGG -------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["state_dict"] = {
+            k: v for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")
+        }
+        checkpoint[CHECKPOINT_KEY] = {"model": dict(self.hparams["model"]), "version": __version__}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # put back the frozen VGG (rebuilt from config) so strict loading still checks the rest
+        own = self.state_dict()
+        checkpoint["state_dict"].update({k: v for k, v in own.items() if not k.startswith("generator.")})

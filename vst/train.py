@@ -1,0 +1,147 @@
+"""Training entry point: compose the config, build data, module and trainer, fit."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from vst.cli import run_hydra_cli
+from vst.errors import VstError, report_user_errors
+
+log = logging.getLogger("vst")
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def _require(cfg: DictConfig, key: str, example: str) -> None:
+    if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
+        raise VstError(f"{key}= is required, e.g. {key}={example}")
+
+
+def _check_types(cfg: DictConfig) -> None:
+    """The knobs users type by hand, checked before anything is read or built."""
+    checks = [("trainer.max_steps", int, False), ("data.size", int, True),
+              ("data.style_size", int, True), ("data.val_frames", int, False),
+              ("data.batch_size", int, False), ("log.val_every", int, False),
+              ("loss.content_weight", float, False), ("loss.style_weight", float, False),
+              ("optim.lr", float, False), ("keyframe", int, True)]
+    for key, kind, nullable in checks:
+        value = OmegaConf.select(cfg, key)
+        if value is None and nullable:
+            continue
+        ok = isinstance(value, (int, float) if kind is float else int) \
+            and not isinstance(value, bool)
+        if not ok:
+            raise VstError(f"{key}={value!r} must be {'a number' if kind is float else 'an integer'}"
+                           f"{' or null' if nullable else ''}")
+        if key != "keyframe" and value < (1 if kind is int and key != "data.val_frames" else 0):
+            raise VstError(f"{key}={value!r} is out of range")
+
+
+def _quiet_lightning() -> None:
+    """Keep the console to our own lines and the progress bar."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+
+
+def _progress_bar():
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    class TrainingBar(TQDMProgressBar):
+        """One bar with the losses; validation runs inside it without bars of its own."""
+
+        def init_validation_tqdm(self):
+            bar = super().init_validation_tqdm()
+            bar.disable = True
+            return bar
+
+    return TrainingBar()
+
+
+def train(cfg: DictConfig) -> float:
+    """Fit one run; returns the best validation loss (Hydra sweeps report it)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from vst.data import KeyframeDataModule
+    from vst.device import resolve_accelerator, resolve_precision
+    from vst.module import StyleTransferModule
+
+    _require(cfg, "video", "clip.mp4")
+    _require(cfg, "style", "still.jpg")
+    _check_types(cfg)
+    if cfg.resume and not Path(cfg.resume).is_file():
+        raise VstError(f"resume={cfg.resume!r}: no such checkpoint")
+    _quiet_lightning()
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    L.seed_everything(cfg.seed, verbose=False)
+    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+
+    max_steps = int(cfg.trainer.max_steps)
+    data = KeyframeDataModule(
+        video=cfg.video, style=cfg.style, keyframe=cfg.keyframe, size=cfg.data.size,
+        style_size=cfg.data.style_size, val_frames=cfg.data.val_frames,
+        batch_size=cfg.data.batch_size, steps=max_steps,
+    )
+    data.setup("fit")  # reads the inputs now, so a bad file stops us before anything starts
+    module = StyleTransferModule(config)
+    if module.vgg_source == "random":
+        log.warning("VGG19: RANDOM features (%s). The loss is not a real perceptual loss and "
+                     "the grade is not meaningful; this run only exercises the pipeline.",
+                     "asked for with vgg.weights=random" if cfg.vgg.weights == "random"
+                     else "ImageNet weights not found, vgg.if_missing=random")
+    else:
+        log.info("VGG19 weights: %s", module.vgg_source)
+
+    accelerator = resolve_accelerator(cfg.trainer.accelerator)
+    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    best = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/loss", mode="min",
+                           save_top_k=1, save_weights_only=True, auto_insert_metric_name=False,
+                           enable_version_counter=False)
+    last = ModelCheckpoint(dirpath=run_dir, save_top_k=0, save_last=True,
+                           enable_version_counter=False)
+    trainer = L.Trainer(
+        accelerator=accelerator, devices=1, precision=precision,
+        max_steps=max_steps, max_epochs=-1,
+        val_check_interval=min(int(cfg.log.val_every), max_steps), check_val_every_n_epoch=None,
+        num_sanity_val_steps=0, log_every_n_steps=cfg.trainer.log_every_n_steps,
+        logger=TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""),
+        callbacks=[best, last, _progress_bar()], enable_model_summary=False, default_root_dir=run_dir,
+    )
+    log.info("training %d steps on %s (%s), frames %dx%d, run folder %s", max_steps,
+             accelerator, precision, data.keyframes.shape[-1], data.keyframes.shape[-2], run_dir)
+    trainer.fit(module, datamodule=data, ckpt_path=cfg.resume)
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    score = float(best.best_model_score) if best.best_model_score is not None else float("nan")
+    print(f"best checkpoint:  {best.best_model_path}  (val/loss {score:.4g})", flush=True)
+    print(f"last checkpoint:  {run_dir / 'last.ckpt'}", flush=True)
+    print(f"TensorBoard logs: {run_dir / 'tensorboard'}   (tensorboard --logdir outputs)", flush=True)
+    return score
+
+
+@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> float:
+    with report_user_errors():
+        return train(cfg)
+
+
+def main() -> None:
+    """`python train.py ...`: Hydra CLI; config mistakes are reported in one line."""
+    run_hydra_cli(_hydra_main)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,10 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# glibc's allocator returns freed tensor memory to the OS and faults it back in on the next
-# step (up to 2x slower training on CPU). Keep large blocks in the heap instead.
-export MALLOC_MMAP_THRESHOLD_ := 17179869184
-export MALLOC_TRIM_THRESHOLD_ := 17179869184
 
 .PHONY: install test lint demo bench clean help
 help:

@@ -1,4 +1,4 @@
-"""`make demo`: train on the bundled sample clip and say where everything went.
+"""`make demo`: train on the bundled sample clip, grade it, and say where everything went.
 
 Uses the ImageNet VGG19 weights when they are available (vgg.weights=auto); without them it
 still runs, on random VGG features, and says so.
@@ -20,13 +20,20 @@ def main() -> int:
     run_dir = ROOT / "outputs" / "demo" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     train = [
         sys.executable, str(ROOT / "train.py"), f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}",
-        "vgg.if_missing=random", "trainer.max_steps=200", "log.val_every=50",
+        "vgg.if_missing=random", "trainer.max_steps=120", "log.val_every=40",
         f"hydra.run.dir={run_dir}",
     ]
-    print("$", " ".join(train[1:]), flush=True)
+    print("$ python", " ".join(train[1:]), flush=True)
     if subprocess.call(train, cwd=ROOT) != 0:
         return 1
+    graded = run_dir / f"{SAMPLE_VIDEO.stem}_vst.mp4"
+    predict = [sys.executable, str(ROOT / "predict.py"), f"ckpt={run_dir / 'best.ckpt'}",
+               f"video={SAMPLE_VIDEO}", f"output={graded}"]
+    print("$ python", " ".join(predict[1:]), flush=True)
+    if subprocess.call(predict, cwd=ROOT) != 0:
+        return 1
     print("\ndemo done:")
+    print(f"  graded video {graded}")
     print(f"  checkpoint   {run_dir / 'best.ckpt'}")
     print(f"  TensorBoard  {run_dir / 'tensorboard'}   (tensorboard --logdir {ROOT / 'outputs'})")
     return 0

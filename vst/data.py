@@ -12,25 +12,13 @@ import logging
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from vst.errors import VstError
 from vst.io import open_frames
-from vst.io.image import load_image
+from vst.io.image import load_image, resize_short_side
 
 log = logging.getLogger(__name__)
-
-
-def resize_short_side(images: torch.Tensor, size: int | None) -> torch.Tensor:
-    """Scale Nx3xHxW so the short side is `size` (never upscales; None keeps the size)."""
-    h, w = images.shape[-2:]
-    if size is None or min(h, w) <= size:
-        return images
-    scale = size / min(h, w)
-    out = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return F.interpolate(images, size=out, mode="bilinear", antialias=True, align_corners=False) \
-        .clamp_(0, 1)
 
 
 def spread_frames(num_frames: int, count: int, exclude: set[int]) -> list[int]:

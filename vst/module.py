@@ -35,11 +35,15 @@ class StyleTransferModule(L.LightningModule):
         self.style_weight = float(loss["style_weight"])
         self.lr = float(config["optim"]["lr"])
         self.num_previews = int(config["log"]["previews"])
+        # channels_last: 1.1-1.3x faster convolutions under bf16 on CPU (scripts/bench_train.py)
+        self.memory_format = (torch.channels_last if config["trainer"].get("channels_last")
+                              else torch.contiguous_format)
         self._targets: dict[str, Any] = {}
         self._val: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
 
     # ---- targets: computed once per fit, never saved --------------------------------------
     def on_fit_start(self) -> None:
+        self.to(memory_format=self.memory_format)
         dm = self.trainer.datamodule
         self.style_image = dm.style.to(self.device)
         with self.trainer.precision_plugin.forward_context():
@@ -50,7 +54,7 @@ class StyleTransferModule(L.LightningModule):
             }
 
     def _step(self, content: torch.Tensor, index: torch.Tensor, split: str):
-        output = self.generator(content)
+        output = self.generator(content.contiguous(memory_format=self.memory_format))
         terms = self.perceptual(output, self._targets[split][index], self._targets["style"])
         terms["loss"] = self.content_weight * terms["content"] + self.style_weight * terms["style"]
         return output, terms
@@ -109,7 +113,8 @@ class StyleTransferModule(L.LightningModule):
         checkpoint["state_dict"] = {
             k: v for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")
         }
-        checkpoint[CHECKPOINT_KEY] = {"model": dict(self.hparams["model"]), "version": __version__}
+        checkpoint[CHECKPOINT_KEY] = {"model": dict(self.hparams["model"]), "version": __version__,
+                                      "train_size": self.hparams["data"]["size"]}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # put back the frozen VGG (rebuilt from config) so strict loading still checks the rest

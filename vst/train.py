@@ -18,7 +18,7 @@ log = logging.getLogger("vst")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
-def _require(cfg: DictConfig, key: str, example: str) -> None:
+def require(cfg: DictConfig, key: str, example: str) -> None:
     if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
         raise VstError(f"{key}= is required, e.g. {key}={example}")
 
@@ -79,8 +79,8 @@ def train(cfg: DictConfig) -> float:
     from vst.device import resolve_accelerator, resolve_precision
     from vst.module import StyleTransferModule
 
-    _require(cfg, "video", "clip.mp4")
-    _require(cfg, "style", "still.jpg")
+    require(cfg, "video", "clip.mp4")
+    require(cfg, "style", "still.jpg")
     _check_types(cfg)
     if cfg.resume and not Path(cfg.resume).is_file():
         raise VstError(f"resume={cfg.resume!r}: no such checkpoint")

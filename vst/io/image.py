@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vst.errors import VstError
@@ -61,9 +62,27 @@ def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
     return image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def save_image(image: torch.Tensor, path: str | Path) -> None:
-    """Write a 3xHxW float tensor to `path`, atomically (temp name, then rename)."""
+def save_image(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
+    """Write a 3xHxW float tensor or an HxWx3 uint8 array to `path`, atomically."""
     p = Path(path)
     tmp = p.with_name(f".{p.stem}.partial{p.suffix}")
-    Image.fromarray(to_uint8_hwc(image)).save(tmp)
+    Image.fromarray(image if isinstance(image, np.ndarray) else to_uint8_hwc(image)).save(tmp)
     tmp.replace(p)
+
+
+def short_side_size(h: int, w: int, size: int | None) -> tuple[int, int]:
+    """(h, w) scaled so the short side is `size`; unchanged if already smaller or size is None."""
+    if size is None or min(h, w) <= size:
+        return h, w
+    scale = size / min(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize_short_side(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Scale Nx3xHxW so the short side is `size` (never upscales; None keeps the size)."""
+    h, w = images.shape[-2:]
+    out = short_side_size(h, w, size)
+    if out == (h, w):
+        return images
+    return F.interpolate(images, size=out, mode="bilinear", antialias=True, align_corners=False) \
+        .clamp_(0, 1)

@@ -25,10 +25,27 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _EPS = 1e-4  # keeps logit(x) finite for pure black and white pixels
 
 
+def instance_norm(channels: int) -> nn.GroupNorm:
+    """Instance normalisation with a learned per-channel scale and shift.
+
+    GroupNorm with one group per channel is exactly InstanceNorm2d(affine=True) (same
+    statistics, same `weight`/`bias`), but its CPU kernel works in place on channels-last
+    bf16 tensors, where InstanceNorm2d copies every activation: 2.3x faster inference at 720p.
+    """
+    return nn.GroupNorm(channels, channels)
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
+    # replicate, not zero, padding: zeros make the borders darker than the frame, and the
+    # generator then paints coloured fringes along every edge of the picture
+    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2,
+                     padding_mode="replicate" if kernel > 1 else "zeros")
+
+
 def _conv_norm_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, padding=kernel // 2),
-        nn.InstanceNorm2d(cout, affine=True),
+        _conv(cin, cout, kernel),
+        instance_norm(cout),
         nn.ReLU(inplace=True),
     )
 
@@ -45,7 +62,7 @@ class Bottleneck(nn.Module):
         self.shortcut = (
             nn.Identity()
             if cin == cout
-            else nn.Sequential(nn.Conv2d(cin, cout, 1), nn.InstanceNorm2d(cout, affine=True))
+            else nn.Sequential(nn.Conv2d(cin, cout, 1), instance_norm(cout))
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +70,7 @@ class Bottleneck(nn.Module):
 
 
 def _down(cin: int, cout: int, stride: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+    return _conv(cin, cout, 3, stride)
 
 
 def _up(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -80,19 +97,32 @@ class HRNet(nn.Module):
         # stage 3: fuse everything at full resolution (64 + 64 + 64 = 192 channels)
         self.full4 = Bottleneck(64, 64)
         self.head = nn.Sequential(Bottleneck(192, 64), Bottleneck(64, 32), Bottleneck(32, 16))
-        self.to_rgb = nn.Conv2d(16, 3, 3, padding=1)
+        self.to_rgb = _conv(16, 3, 3)
         nn.init.zeros_(self.to_rgb.weight)  # start as the identity (see module docstring)
         nn.init.zeros_(self.to_rgb.bias)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, work_size: int | None = None) -> torch.Tensor:
+        """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
+        (bilinearly upsampled) offset to the full-resolution frame; None = full resolution."""
+        h, w = x.shape[-2:]
+        small = x
+        if work_size is not None and min(h, w) > work_size:
+            scale = work_size / min(h, w)
+            small = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear",
+                                  antialias=True, align_corners=False)
+        delta = self._padded_delta(small)
+        if small is not x:
+            delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
+        x = x.float().clamp(_EPS, 1 - _EPS)
+        return torch.sigmoid(torch.logit(x) + delta.float())
+
+    def _padded_delta(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         ph, pw = -h % self.multiple, -w % self.multiple
         padded = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        delta = self._delta((padded - self.mean) / self.std)[..., :h, :w]
-        x = x.float().clamp(_EPS, 1 - _EPS)
-        return torch.sigmoid(torch.logit(x) + delta.float())
+        return self._delta((padded - self.mean) / self.std)[..., :h, :w]
 
     def _delta(self, x: torch.Tensor) -> torch.Tensor:
         map1 = self.full1(x)

@@ -1,0 +1,93 @@
+"""Seconds per training step on this machine, and what the levers buy.
+
+For data.size 256 and 512 (frames of mountain_walk's 500x280 shape, random VGG19 of the real
+shape), times one full step (generator forward, VGG19 to conv5_1, backward, Adam) in fp32
+and in bf16 autocast, with and without channels_last, with glibc's default allocator and with
+it told to keep freed memory. Each configuration runs in its own process (the allocator is
+set before a process starts). Prints a table; not part of `make test`.
+
+    python scripts/bench_train.py [--steps 8] [--sizes 256 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+
+
+def worker(size: int, precision: str, channels_last: bool, steps: int) -> dict:
+    import torch
+
+    from vst.io.image import resize_short_side
+    from vst.module import StyleTransferModule
+
+    config = {
+        "model": {"name": "hrnet"},
+        "vgg": {"weights": "random", "seed": 0, "if_missing": "error"},
+        "loss": {"content_weight": 1.0, "style_weight": 1e5, "content_layer": "conv4_2",
+                 "style_layers": {"conv1_1": 0.1, "conv2_1": 0.2, "conv3_1": 0.4,
+                                  "conv4_1": 0.8, "conv5_1": 1.6}},
+        "optim": {"lr": 1e-3}, "log": {"previews": 0}, "trainer": {},
+    }
+    torch.manual_seed(0)
+    module = StyleTransferModule(config)
+    frame = resize_short_side(torch.rand(1, 3, 280 * 4, 500 * 4), size)
+    style = resize_short_side(torch.rand(1, 3, 1000, 700), size)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    module = module.to(memory_format=fmt)
+    frame, style = frame.to(memory_format=fmt), style.to(memory_format=fmt)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    with autocast:
+        module._targets = {"style": module.perceptual.style_targets(style),
+                           "train": module.perceptual.content_targets(frame)}
+    opt = module.configure_optimizers()
+    index = torch.zeros(1, dtype=torch.long)
+    times = []
+    for _ in range(steps + 2):  # two warm-up steps
+        t0 = time.perf_counter()
+        with autocast:
+            _, terms = module._step(frame, index, "train")
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return {"size": f"{frame.shape[-1]}x{frame.shape[-2]}", "s_per_step": sum(times[2:]) / steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        size, precision, cl = args.worker.split(",")
+        print(json.dumps(worker(int(size), precision, cl == "cl", args.steps)))
+        return
+    configs = [("fp32", "", False), ("fp32", "", True), ("bf16", "", False), ("bf16", "cl", False),
+               ("bf16", "cl", True)]
+    print(f"{'size':>9} {'precision':>9} {'layout':>13} {'allocator':>9} {'s/step':>7}", flush=True)
+    for size in args.sizes:
+        base = None
+        for precision, cl, keep in configs:
+            env = {k: v for k, v in os.environ.items() if k not in MALLOC_KEEP}
+            if keep:
+                env.update(MALLOC_KEEP)
+            out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--worker",
+                                  f"{size},{precision},{cl}"], env=env, capture_output=True,
+                                 text=True, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            base = base or row["s_per_step"]
+            print(f"{row['size']:>9} {precision:>9} {'channels_last' if cl else 'contiguous':>13} "
+                  f"{'keep' if keep else 'default':>9} {row['s_per_step']:7.3f}  "
+                  f"({base / row['s_per_step']:.2f}x)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

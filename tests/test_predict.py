@@ -1,0 +1,240 @@
+"""predict.py end to end on real clips from ../shared: timing, audio, colour, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+
+from tests.conftest import ROOT, TINY, assert_user_error, run_cli, shared_file
+from vst.models.hrnet import HRNet
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    """A tiny checkpoint trained in the test (4 steps, 48 px, random VGG)."""
+    video, style = shared_file("video/mountain_walk.mp4"), shared_file("style/in47.png")
+    run_dir = tmp_path_factory.mktemp("train")
+    result = run_cli("train.py", f"video={video}", f"style={style}", *TINY, "trainer.max_steps=4",
+                     "log.val_every=2", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir / "best.ckpt"
+
+
+@pytest.fixture(scope="module")
+def identity_ckpt(tmp_path_factory) -> Path:
+    """An untrained generator: its output head is zero, so output = input (within 1e-4)."""
+    path = tmp_path_factory.mktemp("identity") / "identity.ckpt"
+    state = {f"generator.{k}": v for k, v in HRNet().state_dict().items()}
+    torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64}}, path)
+    return path
+
+
+def _probe(path: Path) -> dict:
+    audio = {}
+    with av.open(str(path)) as c:  # a fresh open per pass: seeking back can skip packets
+        for s in c.streams.audio:
+            audio[s.index] = []
+        for p in c.demux(*c.streams.audio) if audio else ():
+            if p.size:
+                audio[p.stream.index].append(bytes(p))
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        packets = [p for p in c.demux(v) if p.size]
+        stamps = sorted(p.pts for p in packets)
+        return {
+            "format": c.format.name, "frames": len(packets), "rate": v.average_rate,
+            "size": (v.codec_context.width, v.codec_context.height),
+            "start": float(stamps[0] * v.time_base),
+            "end": float((stamps[-1] + packets[-1].duration) * v.time_base),
+            "audio": [(s.codec_context.name, s.codec_context.channels) for s in c.streams.audio],
+            "audio_md5": [hashlib.md5(b"".join(a)).hexdigest() for a in audio.values()],
+        }
+
+
+def _predict(ckpt: Path, video: Path, out: Path, *extra: str):
+    result = run_cli("predict.py", f"ckpt={ckpt}", f"video={video}", f"output={out}", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"-> {out}" in result.stdout  # the one-line summary names the output
+    return result
+
+
+def test_720p_aac51_keeps_frames_rate_size_and_audio_packets(ckpt, tmp_path):
+    video = shared_file("video/bigbuckbunny_720p_aac51.mp4")
+    out = tmp_path / "bbb.mp4"
+    _predict(ckpt, video, out)
+    src, dst = _probe(video), _probe(out)
+    assert dst["frames"] == 132 and dst["rate"] == 25 and dst["size"] == (1280, 720)
+    assert dst["audio"] == [("aac", 6)]
+    assert dst["audio_md5"] == src["audio_md5"]  # copied packet for packet, not re-encoded
+    assert abs((dst["end"] - dst["start"]) - (src["end"] - src["start"])) <= 1 / 25
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("ext", ["mov", "mkv", "webm", "avi"])
+def test_other_containers_round_trip(ckpt, tmp_path, ext):
+    video = shared_file(f"video/formats/demo.{ext}")
+    out = tmp_path / f"demo.{ext}"
+    _predict(ckpt, video, out, "batch_size=16")
+    src, dst = _probe(video), _probe(out)
+    assert dst["format"] == src["format"]
+    assert dst["frames"] == src["frames"] == 1441
+    assert len(dst["audio"]) == 1 and dst["audio_md5"] == src["audio_md5"]
+
+
+def test_1080p_round_trip_at_full_size(ckpt, tmp_path):
+    video = shared_file("video/kenburns_1080p_3shots_audio.mp4")
+    out = tmp_path / "kb.mp4"
+    _predict(ckpt, video, out, "preset=ultrafast")
+    src, dst = _probe(video), _probe(out)
+    assert (dst["frames"], dst["rate"], dst["size"]) == (288, 24, (1920, 1080))
+    assert dst["audio_md5"] == src["audio_md5"]
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255**2 / max(mse, 1e-10)))
+
+
+def test_identity_generator_reproduces_the_input(identity_ckpt, tmp_path):
+    """No colour-matrix, range or off-by-one-frame mistakes: PSNR > 35 dB frame by frame."""
+    import decord
+
+    video = shared_file("video/bikes_6shots.mp4")
+    out = tmp_path / "bikes.mp4"
+    _predict(identity_ckpt, video, out, "crf=12")
+    src, dst = decord.VideoReader(str(video)), decord.VideoReader(str(out))
+    assert len(dst) == len(src) == 250
+    for i in (0, 1, 60, 124, 200, 249):
+        a, b = src[i].asnumpy(), dst[i].asnumpy()
+        assert _psnr(a, b) > 35, (i, _psnr(a, b))
+        if i + 1 < len(src):  # the neighbour frame is clearly worse: frames are not shifted
+            assert _psnr(src[i + 1].asnumpy(), b) < _psnr(a, b) - 3
+
+
+def test_still_and_folder_of_frames(ckpt, tmp_path):
+    still = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 51, 3), np.uint8)).save(still)
+    result = run_cli("predict.py", f"ckpt={ckpt}", f"video={still}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    graded = ckpt.parent / "photo_vst.png"  # default: beside the checkpoint
+    assert Image.open(graded).size == (51, 37)
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in (1, 2, 10):
+        Image.fromarray(np.full((20, 30, 3), 20 * i, np.uint8)).save(frames / f"f_{i}.png")
+    out = tmp_path / "graded"
+    _predict(ckpt, frames, out)
+    assert sorted(p.name for p in out.iterdir()) == ["f_1.png", "f_10.png", "f_2.png"]
+
+
+def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
+    from vst import predict as predict_module
+
+    calls = []
+
+    def failing(self, frames):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, frames)
+
+    original = predict_module._Grader.__call__
+    monkeypatch.setattr(predict_module._Grader, "__call__", failing)
+    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
+    for key in ("defaults", "hydra"):
+        cfg.pop(key)
+    out = tmp_path / "out.mp4"
+    cfg.ckpt, cfg.video, cfg.output = str(ckpt), str(shared_file("video/mountain_walk.mp4")), str(out)
+    with pytest.raises(KeyboardInterrupt):
+        predict_module.predict(cfg)
+    assert len(calls) == 3
+    assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
+
+
+@pytest.mark.parametrize("case", ["missing_ckpt", "corrupt_ckpt", "foreign_ckpt", "wrong_weights",
+                                  "zero_byte_video", "truncated_video", "not_a_video",
+                                  "output_exists", "output_folder_missing", "bad_extension",
+                                  "codec_container_mismatch", "output_is_input"])
+def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
+    video = shared_file("video/mountain_walk.mp4")
+    (tmp_path / "corrupt.ckpt").write_bytes(os.urandom(2000))
+    torch.save({"state_dict": {"layer.weight": torch.zeros(3)}}, tmp_path / "foreign.ckpt")
+    torch.save({"state_dict": {"generator.x": torch.zeros(3)}, "vst": {"model": {"name": "hrnet"}}},
+               tmp_path / "wrong.ckpt")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "cut.mp4").write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    (tmp_path / "text.mp4").write_text("not a video")
+    (tmp_path / "exists.mp4").write_bytes(b"precious")
+    out = tmp_path / "out.mp4"
+    args, needles = {
+        "missing_ckpt": ([f"ckpt={tmp_path / 'nope.ckpt'}", f"video={video}"], ["nope.ckpt"]),
+        "corrupt_ckpt": ([f"ckpt={tmp_path / 'corrupt.ckpt'}", f"video={video}"],
+                         ["corrupt.ckpt", "not a readable checkpoint"]),
+        "foreign_ckpt": ([f"ckpt={tmp_path / 'foreign.ckpt'}", f"video={video}"],
+                         ["foreign.ckpt", "not a vst checkpoint"]),
+        "wrong_weights": ([f"ckpt={tmp_path / 'wrong.ckpt'}", f"video={video}"],
+                          ["wrong.ckpt", "do not fit"]),
+        "zero_byte_video": ([f"ckpt={ckpt}", f"video={tmp_path / 'empty.mp4'}"],
+                            ["empty.mp4", "empty"]),
+        "truncated_video": ([f"ckpt={ckpt}", f"video={tmp_path / 'cut.mp4'}"],
+                            ["cut.mp4", "not a readable video"]),
+        "not_a_video": ([f"ckpt={ckpt}", f"video={tmp_path / 'text.mp4'}"], ["text.mp4"]),
+        "output_exists": ([f"ckpt={ckpt}", f"video={video}", f"output={tmp_path / 'exists.mp4'}"],
+                          ["exists.mp4", "already exists", "overwrite=true"]),
+        "output_folder_missing": ([f"ckpt={ckpt}", f"video={video}",
+                                   f"output={tmp_path / 'no' / 'out.mp4'}"], ["does not exist"]),
+        "bad_extension": ([f"ckpt={ckpt}", f"video={video}", f"output={tmp_path / 'out.txt'}"],
+                          ["out.txt", ".txt"]),
+        "codec_container_mismatch": ([f"ckpt={ckpt}", f"video={video}", f"output={out}",
+                                      "codec=prores"], ["prores"]),
+        "output_is_input": ([f"ckpt={ckpt}", f"video={video}", f"output={video}",
+                             "overwrite=true"], ["is the input"]),
+    }[case]
+    before = sorted(tmp_path.iterdir())
+    result = run_cli("predict.py", *args)
+    assert_user_error(result, *needles)
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+    assert (tmp_path / "exists.mp4").read_bytes() == b"precious"
+
+
+def test_overwrite_true_replaces_an_existing_output(ckpt, tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"old")
+    _predict(ckpt, shared_file("video/mountain_walk.mp4"), out, "overwrite=true")
+    assert _probe(out)["frames"] == 250
+
+
+def test_variable_frame_rate_timestamps_are_kept(ckpt, tmp_path):
+    """A clip whose frame durations vary keeps every timestamp."""
+    src = tmp_path / "vfr.mp4"
+    stamps = [0, 1, 2, 4, 5, 8, 9, 10, 14, 15]  # in 1/25 s
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = s.time_base = Fraction(1, 25)
+        for i, pts in enumerate(stamps):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts = pts
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    out = tmp_path / "out.mp4"
+    _predict(ckpt, src, out)
+
+    def times(path):
+        with av.open(str(path)) as c:
+            v = c.streams.video[0]
+            return sorted(round(float(f.pts * v.time_base), 4) for f in c.decode(v))
+
+    assert times(out) == times(src) == [t / 25 for t in stamps]

@@ -1,0 +1,40 @@
+"""Loading a trained generator from a checkpoint written by `train.py`."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vst.errors import VstError
+from vst.io.image import check_input_file
+from vst.models.hrnet import build_generator
+from vst.module import CHECKPOINT_KEY
+
+
+def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
+    """The generator in `path` (eval mode) and what the checkpoint says about it (model config,
+    training size). Clear errors for anything that is not a vst checkpoint."""
+    p = check_input_file(path, "ckpt")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        raise VstError(f"ckpt {str(path)!r} is not a readable checkpoint (damaged or truncated?): "
+                       f"{first}") from None
+    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
+        raise VstError(f"ckpt {str(path)!r} is not a vst checkpoint (no generator config in it); "
+                       "use the best.ckpt or last.ckpt of a train.py run")
+    generator = build_generator(ckpt[CHECKPOINT_KEY]["model"]["name"])
+    state = {k.removeprefix("generator."): v for k, v in ckpt["state_dict"].items()
+             if k.startswith("generator.")}
+    try:
+        generator.load_state_dict(state)
+    except RuntimeError as err:
+        raise VstError(f"ckpt {str(path)!r}: its weights do not fit the "
+                       f"{ckpt[CHECKPOINT_KEY]['model']['name']} generator "
+                       f"({str(err).splitlines()[0][:160]})") from None
+    return generator.eval().requires_grad_(False), dict(ckpt[CHECKPOINT_KEY])

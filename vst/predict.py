@@ -1,0 +1,261 @@
+"""Prediction entry point: checkpoint + video -> graded video, streamed frame batch by batch.
+
+    read frames (decord, reader thread) -> generator (main thread) -> encode (PyAV, writer thread)
+
+Bounded queues between the stages keep memory constant whatever the clip length, and let
+decoding, inference and encoding overlap so the slowest stage sets the pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from vst.cli import run_hydra_cli
+from vst.errors import VstError, report_user_errors
+
+log = logging.getLogger("vst")
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+_DONE = object()
+
+
+class _Stage(threading.Thread):
+    """Runs `work(emit)` in a thread; what it emits goes to a bounded queue; errors are kept."""
+
+    def __init__(self, work: Callable, depth: int = 2):
+        super().__init__(daemon=True)
+        self.work, self.queue, self.error = work, queue.Queue(maxsize=depth), None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.work(self._emit)
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread
+            self.error = err
+        finally:
+            self._emit(_DONE, force=True)
+
+    def _emit(self, item, force: bool = False) -> None:
+        while not self.stop.is_set() or force:
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if force and self.stop.is_set():
+                    return
+
+    def items(self) -> Iterator:
+        while (item := self.queue.get()) is not _DONE:
+            yield item
+        if self.error is not None:
+            raise self.error
+
+
+class _Sink(threading.Thread):
+    """Consumes items from a bounded queue in a thread (the encoder)."""
+
+    def __init__(self, consume: Callable, depth: int = 2):
+        super().__init__(daemon=True)
+        self.consume, self.queue, self.error = consume, queue.Queue(maxsize=depth), None
+
+    def run(self) -> None:
+        while (item := self.queue.get()) is not _DONE:
+            if self.error is None:
+                try:
+                    self.consume(item)
+                except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                    self.error = err
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def finish(self) -> None:
+        self.queue.put(_DONE)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _default_output(cfg: DictConfig, source_path: Path, kind: str) -> Path:
+    from vst.io.writer import CONTAINERS
+
+    folder = Path(cfg.ckpt).expanduser().resolve().parent
+    name = source_path.name.rstrip("/") if kind == "folder" else source_path.stem
+    if kind == "folder":
+        return folder / f"{name}_vst"
+    if kind == "still":
+        return folder / f"{name}_vst.png"
+    suffix = source_path.suffix.lower() if source_path.suffix.lower() in CONTAINERS else ".mp4"
+    return folder / f"{name}_vst{suffix}"
+
+
+def resolve_output(cfg: DictConfig, source_path: Path, kind: str) -> Path:
+    """Where the result goes; refuses the input itself, existing files, unwritable folders."""
+    from vst.io.image import IMAGE_SUFFIXES
+    from vst.io.writer import codec_for, container_for
+
+    out = Path(cfg.output).expanduser() if cfg.output else _default_output(cfg, source_path, kind)
+    if out.resolve() == source_path.resolve():
+        raise VstError(f"output {str(out)!r} is the input: choose another output")
+    if out.exists() and not cfg.overwrite:
+        raise VstError(f"output {str(out)!r} already exists (pass overwrite=true to replace it)")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise VstError(f"output folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise VstError(f"output folder {str(parent)!r} is not writable")
+    if kind == "video":
+        codec_for(container_for(out), cfg.codec, out)
+    elif kind == "still" and out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise VstError(f"output {str(out)!r}: a still is written as an image "
+                       f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return out
+
+
+class _Grader:
+    """The generator on its device, with the configured precision and memory layout."""
+
+    def __init__(self, cfg: DictConfig):
+        import torch
+
+        from vst.checkpoint import load_generator
+        from vst.device import resolve_accelerator, resolve_precision
+
+        self.torch = torch
+        self.device = torch.device(resolve_accelerator(cfg.device))
+        precision = resolve_precision(cfg.precision, cfg.device)
+        self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+        self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.size = cfg.size
+        generator, meta = load_generator(cfg.ckpt)
+        self.generator = generator.to(self.device, memory_format=self.layout)
+        self.work_size = meta.get("train_size") if cfg.work_size == "auto" else cfg.work_size
+        log.info("generator on %s (%s), working size %s", self.device, precision,
+                 f"{self.work_size} px (short side)" if self.work_size else "full resolution")
+
+    def __call__(self, frames):
+        """Nx3xHxW float [0, 1] (CPU) -> NxHxWx3 uint8 numpy."""
+        from vst.io.image import resize_short_side
+
+        torch = self.torch
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
+                                                    torch.float32, enabled=self.dtype is not None):
+            x = resize_short_side(frames.to(self.device, non_blocking=True), self.size)
+            y = self.generator(x.contiguous(memory_format=self.layout), self.work_size)
+            return y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
+    from tqdm import tqdm
+
+    from vst.io.image import short_side_size
+    from vst.io.writer import VideoWriter, inspect_source
+
+    n = len(source)
+    info = inspect_source(source.path, n, source.fps)
+    height, width = short_side_size(source.info.height, source.info.width, cfg.size)
+    batch = int(cfg.batch_size)
+
+    def read(emit):
+        for start in range(0, n, batch):
+            emit(source.read(list(range(start, min(n, start + batch)))))
+
+    with VideoWriter(out, info, width, height, cfg.codec, cfg.crf, cfg.preset) as writer, \
+            tqdm(total=n, unit="frame", desc="grading", dynamic_ncols=True) as bar:
+        if writer.audio_reencoded:
+            log.warning("the %s container cannot hold the input's audio codec: audio re-encoded",
+                        out.suffix)
+        done = [0]
+
+        def write(frames):
+            for rgb in frames:
+                writer.write(rgb, info.pts[done[0]])
+                done[0] += 1
+                bar.update(1)
+
+        reader, encoder = _Stage(read), _Sink(write)
+        reader.start()
+        encoder.start()
+        try:
+            for frames in reader.items():
+                encoder.put(grader(frames))
+            encoder.finish()
+        except BaseException:
+            reader.stop.set()
+            encoder.queue.put(_DONE) if encoder.is_alive() else None
+            encoder.join(timeout=30)
+            raise
+    if done[0] != n:
+        raise VstError(f"video {str(source.path)!r}: wrote {done[0]} of {n} frames")
+    return n
+
+
+def _grade_images(source, grader: _Grader, out: Path, kind: str) -> int:
+    from tqdm import tqdm
+
+    from vst.io.image import save_image
+
+    if kind == "still":
+        save_image(grader(source.read([0]))[0], out)
+        return 1
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for i in tqdm(range(len(source)), unit="image", desc="grading", dynamic_ncols=True):
+            save_image(grader(source.read([i]))[0], tmp / f"{source.files[i].stem}.png")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return len(source)
+
+
+def predict(cfg: DictConfig) -> Path:
+    """Grade cfg.video with cfg.ckpt; returns the output path."""
+    from vst.io.frames import FolderFrames, StillFrames, open_frames
+    from vst.train import require
+
+    require(cfg, "ckpt", "outputs/.../best.ckpt")
+    require(cfg, "video", "clip.mp4")
+    source = open_frames(cfg.video, "video")
+    kind = {StillFrames: "still", FolderFrames: "folder"}.get(type(source), "video")
+    out = resolve_output(cfg, Path(cfg.video).expanduser(), kind)
+    grader = _Grader(cfg)
+    start = time.perf_counter()
+    if kind == "video":
+        n = _grade_video(cfg, source, grader, out)
+    else:
+        n = _grade_images(source, grader, out, kind)
+    seconds = time.perf_counter() - start
+    print(f"graded {n} frame{'s' if n != 1 else ''} in {seconds:.1f} s "
+          f"({n / seconds:.2f} frames/s) -> {out}", flush=True)
+    return out
+
+
+@hydra.main(config_path=CONF_DIR, config_name="predict", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    with report_user_errors():
+        predict(cfg)
+
+
+def main() -> None:
+    """`python predict.py ...`: Hydra CLI; config mistakes are reported in one line."""
+    run_hydra_cli(_hydra_main)
+
+
+if __name__ == "__main__":
+    main()

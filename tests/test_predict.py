@@ -238,3 +238,30 @@ def test_variable_frame_rate_timestamps_are_kept(ckpt, tmp_path):
             return sorted(round(float(f.pts * v.time_base), 4) for f in c.decode(v))
 
     assert times(out) == times(src) == [t / 25 for t in stamps]
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_rotation_metadata_and_orientation_are_kept(identity_ckpt, tmp_path, rotation):
+    """decord hands out upright frames; the output keeps coded orientation and the tag."""
+    coded = np.zeros((32, 64, 3), np.uint8)
+    coded[:8, :16] = 255  # a mark in the coded top-left corner
+    src = tmp_path / "rot.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 32, "yuv444p"
+        s.options = {"crf": "0"}
+        s.set_display_rotation(rotation)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(coded, format="rgb24")
+            frame.pts = i
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    out = tmp_path / "out.mp4"
+    _predict(identity_ckpt, src, out)
+    with av.open(str(out)) as c:
+        first = next(c.decode(video=0))
+        assert abs(first.rotation) == abs(rotation) and (first.width, first.height) == (64, 32)
+        picture = first.to_ndarray(format="rgb24")
+    assert picture[:8, :16].mean() > 200 and picture[16:, 32:].mean() < 30

@@ -133,6 +133,9 @@ class VideoWriter:
             log.warning("%dx%d is odd; %s needs even sizes, so the last row/column is repeated "
                         "(%dx%d)", width, height, self.codec.encoder, width + self.pad[1][1],
                         height + self.pad[0][1])
+        # decord hands out frames turned upright (np.rot90 by rotation/90); the file keeps the
+        # coded orientation and the rotation tag, so turn them back before encoding
+        self.unrotate = -(source.rotation // 90) % 4
         self.matrix = source.colorspace if source.colorspace in _MATRICES else Colorspace.DEFAULT
         self.range = ColorRange.JPEG if source.color_range == 2 else ColorRange.MPEG
         self.audio_reencoded = False
@@ -179,7 +182,12 @@ class VideoWriter:
 
     # ---- writing ------------------------------------------------------------------------
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        """One HxWx3 uint8 frame, shown at `pts` (input time base)."""
+        """One HxWx3 uint8 frame as decord gave it (upright), shown at `pts` (input time base)."""
+        if self.unrotate:
+            rgb = np.ascontiguousarray(np.rot90(rgb, self.unrotate))
+        if rgb.shape[:2] != (self.height, self.width):
+            raise ValueError(f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the stream "
+                             f"{self.width}x{self.height}")
         if any(p for _, p in self.pad[:2]):
             rgb = np.pad(rgb, self.pad, mode="edge")
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(

@@ -1,0 +1,112 @@
+"""Metrics on synthetic frames with known answers, and the sanity controls of the evaluate
+command on real frames: identity -> 1.0, random gain flicker -> far above 1, blur -> below 1."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import run_cli, shared_file
+from vst.evaluate import evaluate
+from vst.metrics.color import LabStats, gaussian_w2
+from vst.metrics.structure import ssim_luma
+from vst.metrics.temporal import FlowEstimator, pair_errors
+
+
+def _texture(h=120, w=160, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 2.0)
+    return np.clip((noise - noise.min()) / (noise.max() - noise.min()), 0, 1)
+
+
+def test_flow_recovers_a_pure_translation():
+    big = _texture(160, 200)
+    a, b = big[20:140, 20:180], big[18:138, 17:177]  # a(x, y) is found at b(x + 3, y + 2)
+    flow = FlowEstimator()(a, b)
+    inner = flow[20:-20, 20:-20].reshape(-1, 2)
+    assert np.allclose(np.median(inner, axis=0), [3, 2], atol=0.5)
+
+
+def test_identical_frames_have_zero_warping_error():
+    a = _texture()
+    assert pair_errors(FlowEstimator(), a, a, a, a) == (0.0, 0.0)
+
+
+def test_ssim_and_structure_term():
+    a = _texture()
+    assert ssim_luma(a, a) == pytest.approx((1.0, 1.0), abs=1e-9)
+    darker = a * 0.6 + 0.1  # a tone change: structure kept, SSIM lower
+    s, st = ssim_luma(darker, a)
+    assert st > 0.99 and s < 0.95
+    blurred = cv2.GaussianBlur(a, (0, 0), 3.0)
+    assert ssim_luma(blurred, a)[1] < 0.9
+
+
+def test_gaussian_w2_known_answers():
+    a = _texture()
+    same = gaussian_w2(LabStats().add(a), LabStats().add(a))
+    assert same == pytest.approx(0.0, abs=1e-3)
+    grey1, grey2 = np.full((8, 8, 3), 0.2, np.float32), np.full((8, 8, 3), 0.6, np.float32)
+    lab = [cv2.cvtColor(g, cv2.COLOR_RGB2Lab)[0, 0, 0] for g in (grey1, grey2)]
+    assert gaussian_w2(LabStats().add(grey1), LabStats().add(grey2)) == pytest.approx(
+        lab[1] - lab[0], rel=1e-3)  # two flat greys: W2 = the difference in L
+
+
+@pytest.fixture(scope="module")
+def controls(tmp_path_factory):
+    """20 real frames as folders: the input, and three made-up outputs with known behaviour."""
+    import decord
+
+    video = shared_file("video/mountain_walk.mp4")
+    frames = decord.VideoReader(str(video)).get_batch(list(range(20))).asnumpy()
+    root = tmp_path_factory.mktemp("controls")
+    rng = np.random.default_rng(0)
+    variants = {
+        "input": frames,
+        "flicker": [np.clip(f * rng.uniform(0.9, 1.1), 0, 255).astype(np.uint8) for f in frames],
+        "blur": [cv2.GaussianBlur(f, (0, 0), 2.0) for f in frames],
+    }
+    for name, images in variants.items():
+        (root / name).mkdir()
+        for i, img in enumerate(images):
+            Image.fromarray(img).save(root / name / f"{i:03d}.png")
+    return root
+
+
+def test_input_against_itself_is_exactly_one(controls):
+    figures, _ = evaluate(str(controls / "input"), str(controls / "input"), size=140, long_range=5)
+    assert figures["warp_error_ratio"] == 1.0
+    assert figures["warp_error_long_k5_ratio"] == 1.0
+    assert figures["ssim_luma"] == pytest.approx(1.0)
+
+
+def test_random_gain_flicker_is_far_above_one(controls):
+    figures, _ = evaluate(str(controls / "input"), str(controls / "flicker"), size=140,
+                          long_range=5)
+    assert figures["warp_error_ratio"] > 5
+    assert figures["luma_flicker_ratio"] > 3
+
+
+def test_blur_is_below_one(controls):
+    figures, _ = evaluate(str(controls / "input"), str(controls / "blur"), size=140, long_range=5)
+    assert figures["warp_error_ratio"] < 0.9
+
+
+def test_evaluate_command_writes_json_and_plot(tmp_path):
+    video = shared_file("video/mountain_walk.mp4")
+    seed = shared_file("video/mountain_walk_seed_hrnet_output.mp4")
+    style = shared_file("style/in47.png")
+    out = tmp_path / "m.json"
+    result = run_cli("vst/evaluate.py", f"input={video}", f"output={seed}", f"style={style}",
+                     "max_frames=20", f"json={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["frames"] == 20
+    assert figures["warp_error_ratio"] > 2  # the seed project's output flickers
+    assert 0 < figures["style_moved"] < 1
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+    assert "warp_error_ratio" in result.stdout

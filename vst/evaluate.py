@@ -1,0 +1,173 @@
+"""`python -m vst.evaluate input=IN output=OUT [style=STYLE] [json=PATH]`: flicker,
+structure and style figures of a graded clip, as a table, a flat JSON and a per-frame plot."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+
+from vst.cli import run_hydra_cli
+from vst.errors import VstError, report_user_errors
+
+log = logging.getLogger("vst")
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def iter_frames(path: str, what: str, size: int | None, limit: int | None) -> tuple[int, Iterator]:
+    """Frame count and an iterator of HxWx3 float32 RGB frames at short side `size`."""
+    from vst.io import open_frames
+    from vst.io.image import resize_short_side
+
+    source = open_frames(path, what)
+    n = len(source) if limit is None else min(len(source), int(limit))
+
+    def frames():
+        for start in range(0, n, 8):
+            batch = resize_short_side(source.read(list(range(start, min(n, start + 8)))), size)
+            yield from batch.permute(0, 2, 3, 1).numpy()
+
+    return n, frames()
+
+
+def evaluate(input: str, output: str, style: str | None = None, size: int | None = 360,
+             long_range: int = 10, max_frames: int | None = None) -> tuple[dict, dict]:
+    """(figures, per-frame curves) for `output` graded from `input`."""
+    from tqdm import tqdm
+
+    from vst.io.image import load_image, resize_short_side
+    from vst.metrics.color import LabStats, gaussian_w2
+    from vst.metrics.structure import ssim_luma
+    from vst.metrics.temporal import FlowEstimator, WarpErrors, luma, pair_errors
+
+    n_in, ins = iter_frames(input, "input", size, max_frames)
+    n_out, outs = iter_frames(output, "output", size, max_frames)
+    if n_in != n_out:
+        raise VstError(f"input has {n_in} frames but output has {n_out}: not the same clip")
+    flow = FlowEstimator()
+    short, long = WarpErrors([], []), WarpErrors([], [])
+    curves: dict[str, list[float]] = {k: [] for k in (
+        "warp_error_output", "warp_error_input", "luma_output", "luma_input", "ssim_luma",
+        "ssim_structure")}
+    lab_in, lab_out = LabStats(), LabStats()
+    history: deque = deque(maxlen=long_range + 1)
+    for a, b in tqdm(zip(ins, outs, strict=True), total=n_in, unit="frame", desc="evaluating"):
+        if a.shape != b.shape:
+            raise VstError(f"frames differ in size: input {a.shape[1]}x{a.shape[0]}, "
+                           f"output {b.shape[1]}x{b.shape[0]}")
+        s, st = ssim_luma(b, a)
+        curves["ssim_luma"].append(s)
+        curves["ssim_structure"].append(st)
+        curves["luma_output"].append(float(luma(b).mean()))
+        curves["luma_input"].append(float(luma(a).mean()))
+        lab_in.add(a[::2, ::2])
+        lab_out.add(b[::2, ::2])
+        if history:
+            eo, ei = pair_errors(flow, history[-1][0], a, history[-1][1], b)
+            short.output.append(eo)
+            short.input.append(ei)
+        if len(history) > long_range:
+            eo, ei = pair_errors(flow, history[0][0], a, history[0][1], b)
+            long.output.append(eo)
+            long.input.append(ei)
+        curves["warp_error_output"].append(short.output[-1] if history else float("nan"))
+        curves["warp_error_input"].append(short.input[-1] if history else float("nan"))
+        history.append((a, b))
+
+    def flicker(series: list[float]) -> float:
+        return float(np.mean(np.abs(np.diff(series)))) if len(series) > 1 else 0.0
+
+    figures = {
+        "frames": n_in,
+        "warp_error_output": float(np.mean(short.output)) if short.output else 0.0,
+        "warp_error_input": float(np.mean(short.input)) if short.input else 0.0,
+        "warp_error_ratio": short.ratio,
+        f"warp_error_long_k{long_range}_output": float(np.mean(long.output)) if long.output else 0.0,
+        f"warp_error_long_k{long_range}_input": float(np.mean(long.input)) if long.input else 0.0,
+        f"warp_error_long_k{long_range}_ratio": long.ratio,
+        "luma_flicker_output": flicker(curves["luma_output"]),
+        "luma_flicker_input": flicker(curves["luma_input"]),
+        "ssim_luma": float(np.mean(curves["ssim_luma"])),
+        "ssim_structure": float(np.mean(curves["ssim_structure"])),
+    }
+    li, lo = figures["luma_flicker_input"], figures["luma_flicker_output"]
+    figures["luma_flicker_ratio"] = lo / li if li > 0 else float("nan")
+    if style:
+        image = resize_short_side(load_image(style, "style").unsqueeze(0), size)[0]
+        lab_style = LabStats().add(image.permute(1, 2, 0).numpy()[::2, ::2])
+        before, after = gaussian_w2(lab_in, lab_style), gaussian_w2(lab_out, lab_style)
+        figures.update({"lab_w2_input_to_style": before, "lab_w2_output_to_style": after,
+                        "style_moved": 1 - after / before if before > 0 else float("nan")})
+    return figures, curves
+
+
+def save_plot(curves: dict[str, list[float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7), sharex=True)
+    axes[0].plot(curves["warp_error_output"], label="output")
+    axes[0].plot(curves["warp_error_input"], label="input")
+    axes[0].set_ylabel("warping error (t-1 -> t)")
+    axes[1].plot(curves["luma_output"], label="output")
+    axes[1].plot(curves["luma_input"], label="input")
+    axes[1].set_ylabel("mean luma")
+    axes[2].plot(curves["ssim_luma"], label="SSIM")
+    axes[2].plot(curves["ssim_structure"], label="structure term")
+    axes[2].set_ylabel("output vs input")
+    axes[2].set_xlabel("frame")
+    for ax in axes:
+        ax.legend(loc="upper right")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.partial.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def run(cfg: DictConfig) -> dict:
+    from vst.train import require
+
+    require(cfg, "input", "clip.mp4")
+    require(cfg, "output", "clip_vst.mp4")
+    figures, curves = evaluate(cfg.input, cfg.output, cfg.style, cfg.size, int(cfg.long_range),
+                               cfg.max_frames)
+    json_path = Path(cfg.json) if cfg.json else Path(f"{cfg.output}".rstrip("/") + ".metrics.json")
+    plot_path = Path(cfg.plot) if cfg.plot else json_path.with_suffix(".png")
+    for p in (json_path, plot_path):
+        if not p.resolve().parent.is_dir():
+            raise VstError(f"folder {str(p.resolve().parent)!r} does not exist")
+    tmp = json_path.with_name(f".{json_path.name}.partial")
+    tmp.write_text(json.dumps({"input": str(cfg.input), "output": str(cfg.output),
+                               "style": cfg.style, "size": cfg.size, **figures}, indent=2))
+    tmp.replace(json_path)
+    save_plot(curves, plot_path, f"{Path(cfg.output).name} vs {Path(cfg.input).name}")
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    print(f"figures -> {json_path}\nper-frame plot -> {plot_path}", flush=True)
+    return figures
+
+
+@hydra.main(config_path=CONF_DIR, config_name="evaluate", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    with report_user_errors():
+        run(cfg)
+
+
+def main() -> None:
+    run_hydra_cli(_hydra_main)
+
+
+if __name__ == "__main__":
+    main()

@@ -60,6 +60,22 @@ def _probe(path: Path) -> dict:
         }
 
 
+def _encode_clip(path: Path, images: list[np.ndarray], stamps: list[int], rotation: int = 0) -> None:
+    """A small lossless H.264 clip (time base 1/25) with the given frames, timestamps, rotation."""
+    h, w = images[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt, s.options = w, h, "yuv444p", {"crf": "0"}
+        s.codec_context.time_base = s.time_base = Fraction(1, 25)
+        if rotation:
+            s.set_display_rotation(rotation)
+        for image, pts in zip(images, stamps, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = pts
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+
+
 def _predict(ckpt: Path, video: Path, out: Path, *extra: str):
     result = run_cli("predict.py", f"ckpt={ckpt}", f"video={video}", f"output={out}", *extra)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -218,17 +234,7 @@ def test_variable_frame_rate_timestamps_are_kept(ckpt, tmp_path):
     """A clip whose frame durations vary keeps every timestamp."""
     src = tmp_path / "vfr.mp4"
     stamps = [0, 1, 2, 4, 5, 8, 9, 10, 14, 15]  # in 1/25 s
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        s.codec_context.time_base = s.time_base = Fraction(1, 25)
-        for i, pts in enumerate(stamps):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
-            frame.pts = pts
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    _encode_clip(src, [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(10)], stamps)
     out = tmp_path / "out.mp4"
     _predict(ckpt, src, out)
 
@@ -246,18 +252,7 @@ def test_rotation_metadata_and_orientation_are_kept(identity_ckpt, tmp_path, rot
     coded = np.zeros((32, 64, 3), np.uint8)
     coded[:8, :16] = 255  # a mark in the coded top-left corner
     src = tmp_path / "rot.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 32, "yuv444p"
-        s.options = {"crf": "0"}
-        s.set_display_rotation(rotation)
-        for i in range(3):
-            frame = av.VideoFrame.from_ndarray(coded, format="rgb24")
-            frame.pts = i
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    _encode_clip(src, [coded] * 3, [0, 1, 2], rotation=rotation)
     out = tmp_path / "out.mp4"
     _predict(identity_ckpt, src, out)
     with av.open(str(out)) as c:
@@ -265,3 +260,32 @@ def test_rotation_metadata_and_orientation_are_kept(identity_ckpt, tmp_path, rot
         assert abs(first.rotation) == abs(rotation) and (first.width, first.height) == (64, 32)
         picture = first.to_ndarray(format="rgb24")
     assert picture[:8, :16].mean() > 200 and picture[16:, 32:].mean() < 30
+
+
+def test_audio_is_reencoded_only_when_the_container_refuses_it(ckpt, tmp_path):
+    """Opus cannot go into .mov: it is re-encoded to AAC, and the user is told."""
+    out = tmp_path / "demo.mov"
+    result = _predict(ckpt, shared_file("video/formats/demo.webm"), out, "size=64", "batch_size=16")
+    assert "re-encoded" in result.stdout + result.stderr
+    assert _probe(out)["audio"] == [("aac", 2)]
+
+
+def test_sigterm_leaves_no_file_behind(ckpt, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "kb.mp4"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), f"ckpt={ckpt}",
+                             f"video={shared_file('video/kenburns_1080p_3shots_audio.mp4')}",
+                             f"output={out}"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".*partial*")):
+        time.sleep(0.2)  # wait until it is writing
+    assert list(tmp_path.glob(".*partial*")), "predict never started writing"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -36,9 +37,15 @@ def _one_line(err: BaseException) -> str:
     return " ".join(lines[:2]) if lines else type(err).__name__
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: temporary outputs are removed on the way
+
+
 def run_hydra_cli(hydra_main: Callable[[], Any]) -> None:
-    """Call a @hydra.main function; Hydra/OmegaConf config errors exit 2 with one line."""
+    """Call a @hydra.main function; Hydra/OmegaConf config errors exit 2 with one line.
+    SIGTERM (a scheduler, `timeout`, `kill`) stops it as cleanly as Ctrl-C."""
     keep_freed_memory()
+    signal.signal(signal.SIGTERM, _stop)
     # Hydra then raises instead of printing its own multi-line report and exiting; bugs in
     # our code still end in a full traceback, user mistakes in the config become one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"

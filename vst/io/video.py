@@ -70,6 +70,10 @@ class VideoFrames:
 
     def read(self, indices: list[int]) -> torch.Tensor:
         """Frames at `indices` as an Nx3xHxW float tensor in [0, 1]."""
+        return uint8_to_float(self.read_rgb8(indices))
+
+    def read_rgb8(self, indices: list[int]) -> np.ndarray:
+        """Frames at `indices` as an NxHxWx3 uint8 array, as decoded (no copy, no conversion)."""
         for i in indices:
             if not 0 <= i < self.num_frames:
                 raise VstError(
@@ -77,13 +81,12 @@ class VideoFrames:
                     f"({self.num_frames} frames: 0..{self.num_frames - 1})"
                 )
         try:
-            batch = self._reader.get_batch(list(indices)).asnumpy()
+            return self._reader.get_batch(list(indices)).asnumpy()
         except Exception as err:
             raise VstError(
                 f"{self.what} {str(self.path)!r}: frames {indices[0]}..{indices[-1]} could not be "
                 f"decoded (file damaged or truncated?)"
             ) from err
-        return uint8_to_float(batch)
 
 
 def uint8_to_float(batch: np.ndarray) -> torch.Tensor:

@@ -1,0 +1,128 @@
+"""Quality benchmark: train on each benchmark clip with the default config, grade it,
+evaluate it, and write docs/results.md with a table per clip and side-by-side stills
+(input | ours | style). The seed project's published output on mountain_walk is the first
+row to beat. Not part of `make test`.
+
+    python scripts/bench_quality.py [--quick] [--vgg-weights auto|random|PATH]
+
+--quick: 20 training steps at 128 px and the first 50 frames evaluated (a smoke run).
+Without ImageNet VGG19 weights the runs fall back to random features and the table says so:
+their style figures then measure the pipeline, not a real grade.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+CLIPS = [("mountain_walk.mp4", "in47.png"), ("bikes_6shots.mp4", "tar49.png"),
+         ("kenburns_1080p_3shots_audio.mp4", "eveningglow_2560.jpg")]
+COLUMNS = [("warp_error_ratio", "E_warp ratio (k=1)"), ("warp_error_long_k10_ratio", "k=10 ratio"),
+           ("luma_flicker_ratio", "luma flicker ratio"), ("ssim_luma", "SSIM"),
+           ("ssim_structure", "SSIM structure"), ("style_moved", "style moved")]
+
+
+def call(cmd: list[str]) -> str:
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{result.stderr[-2000:]}")
+    return result.stdout + result.stderr
+
+
+def evaluate(video: Path, output: Path, style: Path, json_path: Path, frames: int | None) -> dict:
+    cmd = [sys.executable, "-m", "vst.evaluate", f"input={video}", f"output={output}",
+           f"style={style}", f"json={json_path}"]
+    call(cmd + ([f"max_frames={frames}"] if frames else []))
+    return json.loads(json_path.read_text())
+
+
+def still(video: Path, output: Path, style: Path, path: Path) -> None:
+    """input | ours | style at the clip's middle frame, 270 px high."""
+    import decord
+
+    a, b = decord.VideoReader(str(video)), decord.VideoReader(str(output))
+    i = len(a) // 2
+    tiles = [Image.fromarray(a[i].asnumpy()), Image.fromarray(b[i].asnumpy()),
+             Image.open(style).convert("RGB")]
+    tiles = [t.resize((round(t.width * 270 / t.height), 270), Image.LANCZOS) for t in tiles]
+    sheet = Image.new("RGB", (sum(t.width for t in tiles), 270))
+    x = 0
+    for t in tiles:
+        sheet.paste(t, (x, 0))
+        x += t.width
+    sheet.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--vgg-weights", default="auto")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"shared data not found at {DATA}")
+    docs = ROOT / "docs"
+    work = ROOT / "outputs" / "bench_quality"
+    docs.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    frames = 50 if args.quick else None
+    overrides = ["trainer.max_steps=20", "data.size=128"] if args.quick else []
+    rows = []
+    seed = DATA / "video" / "mountain_walk_seed_hrnet_output.mp4"
+    figures = evaluate(DATA / "video" / "mountain_walk.mp4", seed, DATA / "style" / "in47.png",
+                       work / "seed.json", frames)
+    rows.append(("mountain_walk (seed project's published output)", figures, "-", "-", None))
+    vgg_note = ""
+    for clip, style_name in CLIPS:
+        video, style = DATA / "video" / clip, DATA / "style" / style_name
+        run_dir = work / Path(clip).stem
+        start = time.perf_counter()
+        log = call([sys.executable, "train.py", f"video={video}", f"style={style}",
+                    f"vgg.weights={args.vgg_weights}", "vgg.if_missing=random",
+                    f"hydra.run.dir={run_dir}", *overrides])
+        train_s = time.perf_counter() - start
+        if "RANDOM features" in log:
+            vgg_note = ("**VGG19: random features** (no ImageNet weights on this machine): the "
+                        "style figures measure the pipeline, not a real grade.")
+        output = run_dir / f"{Path(clip).stem}_vst.mp4"
+        log = call([sys.executable, "predict.py", f"ckpt={run_dir / 'best.ckpt'}",
+                    f"video={video}", f"output={output}", "overwrite=true"])
+        fps = float(re.search(r"\(([\d.]+) frames/s\)", log).group(1))
+        figures = evaluate(video, output, style, run_dir / "metrics.json", frames)
+        still_path = docs / f"results_{Path(clip).stem}.png"
+        still(video, output, style, still_path)
+        rows.append((f"{Path(clip).stem} + {style_name}", figures, f"{train_s:.0f}", f"{fps:.2f}",
+                     still_path.name))
+        print(f"{clip}: done ({train_s:.0f} s training, {fps:.2f} frames/s)", flush=True)
+    lines = [f"# Results ({date.today()}, {'quick' if args.quick else 'default'} settings, "
+             f"2-core CPU)", "", "Written by `scripts/bench_quality.py`; figures from "
+             "`python -m vst.evaluate` (DIS flow, frames compared at 360 px short side).", ""]
+    if vgg_note:
+        lines += [vgg_note, ""]
+    header = "| clip | " + " | ".join(c for _, c in COLUMNS) + " | train s | predict frames/s |"
+    lines += [header, "|" + "---|" * (len(COLUMNS) + 3)]
+    for name, figures, train_s, fps, _ in rows:
+        cells = [f"{figures[k]:.3f}" if isinstance(figures.get(k), float) and np.isfinite(
+            figures[k]) else "-" for k, _ in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {train_s} | {fps} |")
+    lines.append("")
+    for name, _, _, _, image in rows:
+        if image:
+            lines += [f"**{name}** (input | ours | style)", "", f"![{name}]({image})", ""]
+    (docs / "results.md").write_text("\n".join(lines))
+    print("\n".join(lines[:len(rows) + 8]))
+    print(f"\n-> {docs / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -96,6 +96,15 @@ def test_blur_is_below_one(controls):
     assert figures["warp_error_ratio"] < 0.9
 
 
+def test_vgg_gram_figure_when_weights_are_there(controls):
+    style = shared_file("style/in47.png")
+    figures, _ = evaluate(str(controls / "input"), str(controls / "blur"), str(style), size=96,
+                          vgg_weights="random", vgg_every=10)
+    assert figures["vgg_style_loss_input"] > 0 and figures["vgg_style_loss_output"] > 0
+    without, _ = evaluate(str(controls / "input"), str(controls / "blur"), str(style), size=96)
+    assert "vgg_style_loss_output" not in without
+
+
 def test_evaluate_command_writes_json_and_plot(tmp_path):
     video = shared_file("video/mountain_walk.mp4")
     seed = shared_file("video/mountain_walk_seed_hrnet_output.mp4")

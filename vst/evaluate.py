@@ -36,9 +36,30 @@ def iter_frames(path: str, what: str, size: int | None, limit: int | None) -> tu
     return n, frames()
 
 
+def _vgg_style_loss(vgg_weights: str | None):
+    """A function frame -> VGG Gram style loss against the style, or None without weights."""
+    if not vgg_weights:
+        return None
+    from vst.losses.perceptual import PerceptualLoss
+    from vst.models.vgg import load_vgg19
+
+    try:
+        vgg, source = load_vgg19(vgg_weights)
+    except VstError as err:
+        log.info("no VGG Gram figure: %s", str(err).split(".")[0])
+        return None
+    if source == "random":
+        log.warning("VGG Gram figure from RANDOM VGG features: not meaningful")
+    return PerceptualLoss(vgg, "conv4_2", {"conv1_1": 0.1, "conv2_1": 0.2, "conv3_1": 0.4,
+                                           "conv4_1": 0.8, "conv5_1": 1.6})
+
+
 def evaluate(input: str, output: str, style: str | None = None, size: int | None = 360,
-             long_range: int = 10, max_frames: int | None = None) -> tuple[dict, dict]:
-    """(figures, per-frame curves) for `output` graded from `input`."""
+             long_range: int = 10, max_frames: int | None = None,
+             vgg_weights: str | None = None, vgg_every: int = 10) -> tuple[dict, dict]:
+    """(figures, per-frame curves) for `output` graded from `input`. With VGG19 weights
+    (vgg_weights: auto, a path, or random for tests) and a style, every `vgg_every`-th frame
+    also gets the Gram style loss of the perceptual training objective."""
     from tqdm import tqdm
 
     from vst.io.image import load_image, resize_short_side
@@ -57,6 +78,18 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         "ssim_structure")}
     lab_in, lab_out = LabStats(), LabStats()
     history: deque = deque(maxlen=long_range + 1)
+    gram = _vgg_style_loss(vgg_weights) if style else None
+    gram_target, gram_in, gram_out = None, [], []
+    if gram is not None:
+        import torch
+
+        style_image = resize_short_side(load_image(style, "style").unsqueeze(0), size)
+        gram_target = gram.style_targets(style_image)
+
+        def gram_loss(frame):
+            x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+            with torch.no_grad():
+                return float(gram(x, gram.content_targets(x), gram_target)["style"])
     for a, b in tqdm(zip(ins, outs, strict=True), total=n_in, unit="frame", desc="evaluating"):
         if a.shape != b.shape:
             raise VstError(f"frames differ in size: input {a.shape[1]}x{a.shape[0]}, "
@@ -68,6 +101,9 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         curves["luma_input"].append(float(luma(a).mean()))
         lab_in.add(a[::2, ::2])
         lab_out.add(b[::2, ::2])
+        if gram is not None and len(curves["ssim_luma"]) % vgg_every == 1:
+            gram_in.append(gram_loss(a))
+            gram_out.append(gram_loss(b))
         if history:
             eo, ei = pair_errors(flow, history[-1][0], a, history[-1][1], b)
             short.output.append(eo)
@@ -104,6 +140,9 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         before, after = gaussian_w2(lab_in, lab_style), gaussian_w2(lab_out, lab_style)
         figures.update({"lab_w2_input_to_style": before, "lab_w2_output_to_style": after,
                         "style_moved": 1 - after / before if before > 0 else float("nan")})
+    if gram_out:
+        figures.update({"vgg_style_loss_input": float(np.mean(gram_in)),
+                        "vgg_style_loss_output": float(np.mean(gram_out))})
     return figures, curves
 
 
@@ -141,7 +180,7 @@ def run(cfg: DictConfig) -> dict:
     require(cfg, "input", "clip.mp4")
     require(cfg, "output", "clip_vst.mp4")
     figures, curves = evaluate(cfg.input, cfg.output, cfg.style, cfg.size, int(cfg.long_range),
-                               cfg.max_frames)
+                               cfg.max_frames, cfg.vgg_weights)
     json_path = Path(cfg.json) if cfg.json else Path(f"{cfg.output}".rstrip("/") + ".metrics.json")
     plot_path = Path(cfg.plot) if cfg.plot else json_path.with_suffix(".png")
     for p in (json_path, plot_path):

@@ -1,0 +1,56 @@
+"""Speed on the current device at the three clip sizes users meet: training seconds per step
+(default config: bf16 where native, channels_last, allocator kept) and predict frames/s,
+next to a plain PyAV decode + encode of the same clip (the I/O limit). Not part of
+`make test`; the finer tables are in bench_train.py and bench_predict.py.
+
+    python scripts/bench_speed.py [--steps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args()
+    bench_train, bench_predict = _load("bench_train"), _load("bench_predict")
+    video = bench_predict.VIDEO
+    if not video.is_dir():
+        sys.exit(f"shared clips not found at {video}")
+    tmp = Path(tempfile.mkdtemp(prefix="vst-speed-"))
+    bench_predict.run([sys.executable, "train.py", f"video={video / 'mountain_walk.mp4'}",
+                       f"style={bench_predict.ROOT / 'samples' / 'in47_360.jpg'}",
+                       "vgg.weights=random", "trainer.max_steps=10", f"hydra.run.dir={tmp / 't'}"])
+    ckpt = tmp / "t" / "best.ckpt"
+    env = {**os.environ, **bench_train.MALLOC_KEEP}
+    print(f"{'clip':>8} {'train s/step':>13} {'predict fps':>12} {'I/O limit fps':>14}", flush=True)
+    for (name, file), short in zip(bench_predict.CLIPS.items(), (280, 720, 1080), strict=True):
+        out = subprocess.run([sys.executable, str(HERE / "bench_train.py"), "--steps",
+                              str(args.steps), "--worker", f"{short},bf16,cl"], env=env,
+                             capture_output=True, text=True, check=True)
+        step = json.loads(out.stdout.strip().splitlines()[-1])["s_per_step"]
+        fps, _ = bench_predict.predict_fps(ckpt, video / file, tmp / f"p_{file}")
+        io = bench_predict.io_limit_fps(video / file, tmp / f"io_{file}")
+        print(f"{name:>8} {step:>13.2f} {fps:>12.2f} {io:>14.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

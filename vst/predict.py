@@ -206,10 +206,11 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
                 encoder.put(grader(frames))
             encoder.finish()
         except BaseException:
-            reader.stop.set()
-            encoder.queue.put(_DONE) if encoder.is_alive() else None
-            encoder.join(timeout=30)
-            raise
+            reader.stop.set()  # the reader stops before its next batch
+            if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
+                encoder.queue.put(_DONE)
+                encoder.join(timeout=30)
+            raise  # VideoWriter.__exit__ then removes the temporary file
     if done[0] != n:
         raise VstError(f"video {str(source.path)!r}: wrote {done[0]} of {n} frames")
     return n

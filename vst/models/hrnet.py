@@ -25,14 +25,26 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _EPS = 1e-4  # keeps logit(x) finite for pure black and white pixels
 
 
-def instance_norm(channels: int) -> nn.GroupNorm:
-    """Instance normalisation with a learned per-channel scale and shift.
+class InstanceNorm(nn.Module):
+    """Per-channel instance normalisation with a learned scale and shift, exactly
+    InstanceNorm2d(affine=True) (same statistics, same `weight`/`bias` keys).
 
-    GroupNorm with one group per channel is exactly InstanceNorm2d(affine=True) (same
-    statistics, same `weight`/`bias`), but its CPU kernel works in place on channels-last
-    bf16 tensors, where InstanceNorm2d copies every activation: 2.3x faster inference at 720p.
+    Each CPU kernel is fast at one job: while training (gradients on) F.instance_norm, whose
+    backward is 2x faster than group_norm's; at inference F.group_norm with one group per
+    channel, which works in place on channels-last bf16 where instance_norm copies every
+    activation (2.3x faster at 720p). Same maths either way (max difference 5e-7).
     """
-    return nn.GroupNorm(channels, channels)
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
 
 
 def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
@@ -45,7 +57,7 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
 def _conv_norm_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
     return nn.Sequential(
         _conv(cin, cout, kernel),
-        instance_norm(cout),
+        InstanceNorm(cout),
         nn.ReLU(inplace=True),
     )
 
@@ -62,7 +74,7 @@ class Bottleneck(nn.Module):
         self.shortcut = (
             nn.Identity()
             if cin == cout
-            else nn.Sequential(nn.Conv2d(cin, cout, 1), instance_norm(cout))
+            else nn.Sequential(nn.Conv2d(cin, cout, 1), InstanceNorm(cout))
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

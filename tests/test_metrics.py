@@ -105,13 +105,22 @@ def test_vgg_gram_figure_when_weights_are_there(controls):
     assert "vgg_style_loss_output" not in without
 
 
+def test_evaluate_never_downloads_vgg_weights(monkeypatch, tmp_path):
+    from vst.evaluate import _vgg_style_loss
+    from vst.models import vgg as vgg_module
+
+    monkeypatch.setattr(vgg_module, "_hub_cache_file", lambda: tmp_path / "none.pth")
+    monkeypatch.setattr(vgg_module, "_download", lambda: pytest.fail("must not download"))
+    assert _vgg_style_loss("auto") is None
+
+
 def test_evaluate_command_writes_json_and_plot(tmp_path):
     video = shared_file("video/mountain_walk.mp4")
     seed = shared_file("video/mountain_walk_seed_hrnet_output.mp4")
     style = shared_file("style/in47.png")
     out = tmp_path / "m.json"
     result = run_cli("vst/evaluate.py", f"input={video}", f"output={seed}", f"style={style}",
-                     "max_frames=20", f"json={out}")
+                     "max_frames=20", f"json={out}", "vgg_weights=null")
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["frames"] == 20

@@ -41,8 +41,15 @@ def _vgg_style_loss(vgg_weights: str | None):
     if not vgg_weights:
         return None
     from vst.losses.perceptual import PerceptualLoss
+    from vst.models import vgg as vgg_module
     from vst.models.vgg import load_vgg19
 
+    if vgg_weights == "auto":  # an optional figure: use weights already here, never download
+        cached = vgg_module._hub_cache_file()
+        if not cached.is_file():
+            log.info("no VGG Gram figure: no VGG19 weights in %s", cached)
+            return None
+        vgg_weights = str(cached)
     try:
         vgg, source = load_vgg19(vgg_weights)
     except VstError as err:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -177,13 +176,29 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
 
 
+def test_any_damaged_checkpoint_is_a_clear_error(identity_ckpt, tmp_path):
+    """Random bytes make the unpickler raise all sorts of exceptions; each must become a VstError."""
+    from vst.checkpoint import load_generator
+    from vst.errors import VstError
+
+    rng = np.random.default_rng(1)
+    whole = identity_ckpt.read_bytes()
+    payloads = [rng.bytes(int(n)) for n in rng.integers(1, 4000, 40)]
+    payloads += [whole[:n] for n in (10, len(whole) // 2, len(whole) - 10)]
+    for i, payload in enumerate(payloads):
+        path = tmp_path / f"damaged{i}.ckpt"
+        path.write_bytes(payload)
+        with pytest.raises(VstError, match="not a readable checkpoint"):
+            load_generator(path)
+
+
 @pytest.mark.parametrize("case", ["missing_ckpt", "corrupt_ckpt", "foreign_ckpt", "wrong_weights",
                                   "zero_byte_video", "truncated_video", "not_a_video",
                                   "output_exists", "output_folder_missing", "bad_extension",
                                   "codec_container_mismatch", "output_is_input"])
 def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
     video = shared_file("video/mountain_walk.mp4")
-    (tmp_path / "corrupt.ckpt").write_bytes(os.urandom(2000))
+    (tmp_path / "corrupt.ckpt").write_bytes(np.random.default_rng(0).bytes(2000))
     torch.save({"state_dict": {"layer.weight": torch.zeros(3)}}, tmp_path / "foreign.ckpt")
     torch.save({"state_dict": {"generator.x": torch.zeros(3)}, "vst": {"model": {"name": "hrnet"}}},
                tmp_path / "wrong.ckpt")

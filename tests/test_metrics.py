@@ -109,7 +109,7 @@ def test_evaluate_never_downloads_vgg_weights(monkeypatch, tmp_path):
     from vst.evaluate import _vgg_style_loss
     from vst.models import vgg as vgg_module
 
-    monkeypatch.setattr(vgg_module, "_hub_cache_file", lambda: tmp_path / "none.pth")
+    monkeypatch.setattr(vgg_module, "hub_cache_file", lambda: tmp_path / "none.pth")
     monkeypatch.setattr(vgg_module, "_download", lambda: pytest.fail("must not download"))
     assert _vgg_style_loss("auto") is None
 
@@ -128,3 +128,26 @@ def test_evaluate_command_writes_json_and_plot(tmp_path):
     assert 0 < figures["style_moved"] < 1
     assert (tmp_path / "m.png").stat().st_size > 10_000
     assert "warp_error_ratio" in result.stdout
+
+
+def test_shots_are_measured_one_by_one(tmp_path):
+    """bikes frames 12..47 hold a cut at frame 30: grading only the first shot shows in the
+    per-shot figures, and the pair across the cut counts in no warping error."""
+    import decord
+
+    frames = decord.VideoReader(str(shared_file("video/bikes_6shots.mp4"))).get_batch(
+        list(range(12, 48))).asnumpy()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / "in" / f"{i:03d}.png")
+        graded = np.clip(f * np.array([1.2, 0.9, 0.7]), 0, 255).astype(np.uint8) if i < 18 else f
+        Image.fromarray(graded).save(tmp_path / "out" / f"{i:03d}.png")
+    style = tmp_path / "style.png"
+    Image.fromarray(np.clip(frames[0] * np.array([1.3, 0.85, 0.6]), 0, 255).astype(np.uint8)).save(style)
+    figures, curves = evaluate(str(tmp_path / "in"), str(tmp_path / "out"), str(style), size=136)
+    assert figures["shots"] == 2
+    assert figures["style_moved_shot1"] > 0.3 and abs(figures["style_moved_shot2"]) < 0.05
+    assert figures["style_moved_shot_min_over_max"] < 0.2
+    assert np.isnan(curves["warp_error_output"][18])  # the cut: 17 -> 18
+    assert not np.isnan(curves["warp_error_output"][17]) and not np.isnan(curves["warp_error_output"][19])

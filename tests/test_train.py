@@ -103,10 +103,43 @@ def test_sweep_gives_one_run_per_style_weight(clip, tmp_path):
 
 def test_a_still_image_can_be_graded(tmp_path):
     content, style = shared_file("pairs/in3.png"), shared_file("pairs/tar3.png")
-    result = run_cli("train.py", f"video={content}", f"style={style}", *TINY,
+    result = run_cli("train.py", f"video={content}", f"style={style}", *TINY, "loss=color",
                      "trainer.max_steps=3", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-4000:]
     assert (tmp_path / "best.ckpt").is_file()
+    assert "stability_weight set to 0" in result.stderr + result.stdout  # no time axis in a photo
+    assert "train/stability" not in read_tensorboard(tmp_path / "tensorboard").Tags()["scalars"]
+
+
+def test_color_loss_grades_without_any_pretrained_network(clip, tmp_path):
+    """loss=color: 30 steps move the keyframe's Lab statistics toward the style's, and VGG is
+    never loaded (a weights path that does not exist would stop any attempt)."""
+    from vst.checkpoint import load_generator
+    from vst.io import open_frames
+    from vst.io.image import load_image, resize_short_side
+    from vst.metrics.color import LabStats, gaussian_w2
+
+    video, style = clip
+    result = run_cli("train.py", f"video={video}", f"style={style}", "loss=color",
+                     "vgg.weights=/nonexistent/vgg19.pth", *TINY[1:], f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "no pretrained network" in result.stderr + result.stdout
+    scalars = set(read_tensorboard(tmp_path / "tensorboard").Tags()["scalars"])
+    assert {"train/color", "train/structure", "val/color", "val/structure"} <= scalars
+    assert not {"train/content", "train/style"} & scalars
+
+    source = open_frames(str(video))
+    frame = resize_short_side(source.read([len(source) // 2]), 64)
+    generator, _ = load_generator(tmp_path / "best.ckpt")
+    with torch.no_grad():
+        graded = generator(frame)
+
+    def stats(x):
+        return LabStats().add(x[0].permute(1, 2, 0).numpy())
+
+    target = LabStats().add(resize_short_side(load_image(style)[None], 64)[0].permute(1, 2, 0).numpy())
+    moved = 1 - gaussian_w2(stats(graded), target) / gaussian_w2(stats(frame), target)
+    assert moved > 0.2, moved
 
 
 def _audio_only(path):
@@ -143,8 +176,8 @@ def test_bad_input_stops_with_one_clear_line(case, clip, tmp_path):
                             ["sound.m4a", "no video stream"]),
         "bad_style": ([f"video={video}", f"style={tmp_path / 'text.mp4'}"],
                       ["text.mp4", "not a readable image"]),
-        "keyframe_past_end": ([f"video={video}", f"style={style}", "keyframe=250"],
-                              ["keyframe=250", "past the end", "250 frames"]),
+        "keyframe_past_end": ([f"video={video}", f"style={style}", "keyframes=250"],
+                              ["keyframes=250", "past the end", "250 frames"]),
         "unknown_key": ([f"video={video}", f"style={style}", "loss.stlye_weight=1"],
                         ["unknown config key", "loss.stlye_weight"]),
         "no_video_given": ([f"style={style}"], ["video= is required"]),

@@ -48,7 +48,7 @@ def test_random_weights_are_seeded():
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(vgg_module, "_hub_cache_file", lambda: tmp_path / "none.pth")
+    monkeypatch.setattr(vgg_module, "hub_cache_file", lambda: tmp_path / "none.pth")
     monkeypatch.setattr(vgg_module, "_download", lambda: None)  # offline; tests never download
     with pytest.raises(VstError) as err:
         load_vgg19("auto")
@@ -66,7 +66,7 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
 def test_hub_cache_is_used_before_download(tmp_path, monkeypatch):
     cached = tmp_path / "vgg19-dcbb9e9d.pth"
     torch.save(VGG19Features().state_dict(), cached)
-    monkeypatch.setattr(vgg_module, "_hub_cache_file", lambda: cached)
+    monkeypatch.setattr(vgg_module, "hub_cache_file", lambda: cached)
     monkeypatch.setattr(vgg_module, "_download", lambda: pytest.fail("must not download"))
     _, source = load_vgg19("auto")
     assert source == str(cached)

@@ -1,8 +1,10 @@
-"""DataModule: the keyframe(s) to train on, held-out frames to validate on, the style still.
+"""DataModule: the keyframes to train on, held-out frames to validate on, the style still.
 
-Keyframe default: the middle frame. The first frame of a clip is often a fade-in, a slate or
-motion blur from the cut; the middle of the clip is the frame most likely to look like the
-rest of it. `keyframe=N` picks frame N (negative counts from the end).
+Keyframes by default: one per shot (vst/shots.py: shots found by PySceneDetect), the middle
+frame of each. One grade has to work on every shot of the clip, so it learns from all of
+them; the middle of a shot is the frame most like the rest of it (its first frames are often
+a fade, a slate or motion blur from the cut). `keyframes=N` or `keyframes=[N,M]` picks frames
+by hand (negative counts from the end).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from vst.errors import VstError
 from vst.io import open_frames
 from vst.io.image import load_image, resize_short_side
+from vst.shots import detect_shots, shot_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,9 @@ class KeyframeDataModule(L.LightningDataModule):
         self,
         video: str,
         style: str,
-        keyframe: int | None = None,
+        keyframes: int | list[int] | None = None,
+        keyframes_per_shot: int = 1,
+        shot_threshold: float = 27.0,
         size: int | None = 256,
         style_size: int | None = None,
         val_frames: int = 3,
@@ -71,7 +76,9 @@ class KeyframeDataModule(L.LightningDataModule):
         steps: int = 1000,
     ):
         super().__init__()
-        self.video, self.style_path, self.keyframe = video, style, keyframe
+        self.video, self.style_path = video, style
+        self.keyframes_asked = [keyframes] if isinstance(keyframes, int) else keyframes
+        self.keyframes_per_shot, self.shot_threshold = keyframes_per_shot, shot_threshold
         self.size, self.style_size = size, style_size if style_size is not None else size
         self.num_val, self.batch_size, self.steps = val_frames, batch_size, steps
         self.keyframes: torch.Tensor | None = None
@@ -81,22 +88,27 @@ class KeyframeDataModule(L.LightningDataModule):
         if self.keyframes is not None:
             return
         source = open_frames(self.video, "video")
-        n = len(source)
-        key = (n // 2 if self.keyframe is None else int(self.keyframe))
-        if not -n <= key < n:
-            raise VstError(f"keyframe={key} is past the end of video {str(self.video)!r} "
-                           f"({n} frame{'s' if n != 1 else ''}: 0..{n - 1})")
-        key %= n
-        self.keyframe_indices = [key]
-        self.val_indices = spread_frames(n, self.num_val, exclude={key}) or [key]
+        n = self.num_frames = len(source)
+        self.shots = detect_shots(source, self.shot_threshold)
+        if self.keyframes_asked is None:
+            keys = shot_keyframes(self.shots, self.keyframes_per_shot)
+        else:
+            for key in self.keyframes_asked:
+                if not -n <= int(key) < n:
+                    raise VstError(f"keyframes={key} is past the end of video {str(self.video)!r} "
+                                   f"({n} frame{'s' if n != 1 else ''}: 0..{n - 1})")
+            keys = sorted({int(k) % n for k in self.keyframes_asked})
+        self.keyframe_indices = keys
+        self.val_indices = spread_frames(n, self.num_val, exclude=set(keys)) or keys[:1]
         frames = source.read(self.keyframe_indices + self.val_indices)
         frames = resize_short_side(frames, self.size)
         self.keyframes = frames[: len(self.keyframe_indices)].contiguous()
         self.val = frames[len(self.keyframe_indices):].contiguous()
         self.style = resize_short_side(load_image(self.style_path, "style").unsqueeze(0),
                                        self.style_size).contiguous()
-        log.info("keyframe %s of %d, validation frames %s, training size %dx%d",
-                 self.keyframe_indices, n, self.val_indices, *self.keyframes.shape[-2:][::-1])
+        log.info("%d shot%s; keyframes %s of %d, validation frames %s, training size %dx%d",
+                 len(self.shots), "s" if len(self.shots) != 1 else "", self.keyframe_indices, n,
+                 self.val_indices, *self.keyframes.shape[-2:][::-1])
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(_RepeatKeyframes(self.keyframes, self.steps * self.batch_size),

@@ -45,7 +45,7 @@ def _vgg_style_loss(vgg_weights: str | None):
     from vst.models.vgg import load_vgg19
 
     if vgg_weights == "auto":  # an optional figure: use weights already here, never download
-        cached = vgg_module._hub_cache_file()
+        cached = vgg_module.hub_cache_file()
         if not cached.is_file():
             log.info("no VGG Gram figure: no VGG19 weights in %s", cached)
             return None
@@ -73,17 +73,20 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
     from vst.metrics.color import LabStats, gaussian_w2
     from vst.metrics.structure import ssim_luma
     from vst.metrics.temporal import FlowEstimator, WarpErrors, luma, pair_errors
+    from vst.shots import ShotDetector
 
     n_in, ins = iter_frames(input, "input", size, max_frames)
     n_out, outs = iter_frames(output, "output", size, max_frames)
     if n_in != n_out:
         raise VstError(f"input has {n_in} frames but output has {n_out}: not the same clip")
     flow = FlowEstimator()
-    short, long = WarpErrors([], []), WarpErrors([], [])
+    shot_detector = ShotDetector()
+    pairs: dict[int, list[tuple[int, float, float]]] = {1: [], long_range: []}  # k -> (t, out, in)
     curves: dict[str, list[float]] = {k: [] for k in (
         "warp_error_output", "warp_error_input", "luma_output", "luma_input", "ssim_luma",
         "ssim_structure")}
-    lab_in, lab_out = LabStats(), LabStats()
+    lab_in: list[LabStats] = []
+    lab_out: list[LabStats] = []
     history: deque = deque(maxlen=long_range + 1)
     gram = _vgg_style_loss(vgg_weights) if style else None
     gram_target, gram_in, gram_out = None, [], []
@@ -106,28 +109,38 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         curves["ssim_structure"].append(st)
         curves["luma_output"].append(float(luma(b).mean()))
         curves["luma_input"].append(float(luma(a).mean()))
-        lab_in.add(a[::2, ::2])
-        lab_out.add(b[::2, ::2])
+        lab_in.append(LabStats().add(a[::2, ::2]))
+        lab_out.append(LabStats().add(b[::2, ::2]))
+        shot_detector.add(np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8))
+        t = len(lab_in) - 1
         if gram is not None and len(curves["ssim_luma"]) % vgg_every == 1:
             gram_in.append(gram_loss(a))
             gram_out.append(gram_loss(b))
         if history:
-            eo, ei = pair_errors(flow, history[-1][0], a, history[-1][1], b)
-            short.output.append(eo)
-            short.input.append(ei)
+            pairs[1].append((t, *pair_errors(flow, history[-1][0], a, history[-1][1], b)))
         if len(history) > long_range:
-            eo, ei = pair_errors(flow, history[0][0], a, history[0][1], b)
-            long.output.append(eo)
-            long.input.append(ei)
-        curves["warp_error_output"].append(short.output[-1] if history else float("nan"))
-        curves["warp_error_input"].append(short.input[-1] if history else float("nan"))
+            pairs[long_range].append((t, *pair_errors(flow, history[0][0], a, history[0][1], b)))
         history.append((a, b))
 
+    # a pair of frames across a cut is not motion: its flow is meaningless, its change is the
+    # cut itself. Warping errors and flicker are taken inside shots only.
+    shots = shot_detector.shots()
+    shot_id = np.concatenate([np.full(e - s, i) for i, (s, e) in enumerate(shots)])
+    same = {k: [(t, eo, ei) for t, eo, ei in v if shot_id[t] == shot_id[t - k]] for k, v in pairs.items()}
+    short = WarpErrors([eo for _, eo, _ in same[1]], [ei for _, _, ei in same[1]])
+    long = WarpErrors([eo for _, eo, _ in same[long_range]], [ei for _, _, ei in same[long_range]])
+    for name, column in (("warp_error_output", 1), ("warp_error_input", 2)):
+        curves[name] = [float("nan")] * n_in
+        for row in same[1]:
+            curves[name][row[0]] = row[column]
+
     def flicker(series: list[float]) -> float:
-        return float(np.mean(np.abs(np.diff(series)))) if len(series) > 1 else 0.0
+        steps = np.abs(np.diff(series))[shot_id[1:] == shot_id[:-1]]
+        return float(np.mean(steps)) if len(steps) else 0.0
 
     figures = {
         "frames": n_in,
+        "shots": len(shots),
         "warp_error_output": float(np.mean(short.output)) if short.output else 0.0,
         "warp_error_input": float(np.mean(short.input)) if short.input else 0.0,
         "warp_error_ratio": short.ratio,
@@ -144,9 +157,21 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
     if style:
         image = resize_short_side(load_image(style, "style").unsqueeze(0), size)[0]
         lab_style = LabStats().add(image.permute(1, 2, 0).numpy()[::2, ::2])
-        before, after = gaussian_w2(lab_in, lab_style), gaussian_w2(lab_out, lab_style)
+
+        def moved(frames: slice) -> tuple[float, float, float]:
+            before = gaussian_w2(LabStats.merge(lab_in[frames]), lab_style)
+            after = gaussian_w2(LabStats.merge(lab_out[frames]), lab_style)
+            return before, after, 1 - after / before if before > 0 else float("nan")
+
+        before, after, whole = moved(slice(None))
         figures.update({"lab_w2_input_to_style": before, "lab_w2_output_to_style": after,
-                        "style_moved": 1 - after / before if before > 0 else float("nan")})
+                        "style_moved": whole})
+        if len(shots) > 1:  # does every shot take the look, or only the one trained on?
+            per_shot = [moved(slice(s, e))[2] for s, e in shots]
+            figures.update({f"style_moved_shot{i + 1}": m for i, m in enumerate(per_shot)})
+            figures.update({"style_moved_shot_min": min(per_shot), "style_moved_shot_max": max(per_shot),
+                            "style_moved_shot_min_over_max": min(per_shot) / max(per_shot)
+                            if max(per_shot) > 0 else float("nan")})
     if gram_out:
         figures.update({"vgg_style_loss_input": float(np.mean(gram_in)),
                         "vgg_style_loss_output": float(np.mean(gram_out))})

@@ -1,7 +1,8 @@
-"""LightningModule: the generator trained against the frozen VGG19 perceptual loss.
+"""LightningModule: the generator trained against the objective of `conf/loss/`
+(vst/losses/objective.py).
 
 Validation figure (what `best.ckpt` is chosen by): ``val/loss``, the training objective
-(content_weight * content + style_weight * style) measured on held-out frames of the clip
+(the weighted sum of the loss terms) measured on held-out frames of the clip
 that the generator never trained on. It rewards a grade that carries over to the rest of the
 clip, not one that only fits the keyframe.
 """
@@ -15,9 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from vst import __version__
-from vst.losses.perceptual import PerceptualLoss
+from vst.losses.objective import Objective
 from vst.models.hrnet import build_generator
-from vst.models.vgg import load_vgg19
 
 CHECKPOINT_KEY = "vst"  # where a checkpoint keeps what predict needs to rebuild the generator
 
@@ -28,17 +28,12 @@ class StyleTransferModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(config)
         self.generator = build_generator(config["model"]["name"])
-        vgg, self.vgg_source = load_vgg19(**config["vgg"])
-        loss = config["loss"]
-        self.perceptual = PerceptualLoss(vgg, loss["content_layer"], loss["style_layers"])
-        self.content_weight = float(loss["content_weight"])
-        self.style_weight = float(loss["style_weight"])
+        self.objective = Objective(config["loss"], config["vgg"])
         self.lr = float(config["optim"]["lr"])
         self.num_previews = int(config["log"]["previews"])
         # channels_last: 1.1-1.3x faster convolutions under bf16 on CPU (scripts/bench_train.py)
         self.memory_format = (torch.channels_last if config["trainer"].get("channels_last")
                               else torch.contiguous_format)
-        self._targets: dict[str, Any] = {}
         self._val: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
 
     # ---- targets: computed once per fit, never saved --------------------------------------
@@ -47,22 +42,23 @@ class StyleTransferModule(L.LightningModule):
         dm = self.trainer.datamodule
         self.style_image = dm.style.to(self.device)
         with self.trainer.precision_plugin.forward_context():
-            self._targets = {
-                "style": self.perceptual.style_targets(self.style_image),
-                "train": self.perceptual.content_targets(dm.keyframes.to(self.device)),
-                "val": self.perceptual.content_targets(dm.val.to(self.device)),
-            }
+            self.objective.set_targets(self.style_image, {"train": dm.keyframes.to(self.device),
+                                                          "val": dm.val.to(self.device)})
 
-    def _step(self, content: torch.Tensor, index: torch.Tensor, split: str):
-        output = self.generator(content.contiguous(memory_format=self.memory_format))
-        terms = self.perceptual(output, self._targets[split][index], self._targets["style"])
-        terms["loss"] = self.content_weight * terms["content"] + self.style_weight * terms["style"]
-        return output, terms
+    @property
+    def vgg_source(self) -> str | None:
+        """Where the VGG19 weights came from; None when no term uses VGG."""
+        return self.objective.vgg_source
+
+    def _step(self, content: torch.Tensor, index: torch.Tensor, split: str,
+              generator: torch.Generator | None = None):
+        return self.objective(self.generator, content.contiguous(memory_format=self.memory_format),
+                              split, index, generator)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, terms = self._step(batch["content"], batch["index"], "train")
         self.log("train/loss", terms["loss"], prog_bar=True)
-        self.log_dict({"train/content": terms["content"], "train/style": terms["style"]})
+        self.log_dict({f"train/{k}": v for k, v in terms.items() if k != "loss"})
         return terms["loss"]
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -70,15 +66,19 @@ class StyleTransferModule(L.LightningModule):
         if self.global_step >= self.trainer.max_steps:
             self.trainer.should_stop = True
 
+    def on_validation_epoch_start(self) -> None:
+        # the same random colour-loss samples at every validation: val/loss is comparable
+        self._val_generator = torch.Generator().manual_seed(0)
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        output, terms = self._step(batch["content"], batch["index"], "val")
+        output, terms = self._step(batch["content"], batch["index"], "val", self._val_generator)
         self._val.append((torch.cat([batch["content"], output.to(batch["content"].dtype)], -1),
                           {k: v.detach().float() for k, v in terms.items()}))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        for name in ("loss", "content", "style"):
+        for name in self._val[0][1]:
             self.log(f"val/{name}", torch.stack([t[name] for _, t in self._val]).mean(),
                      prog_bar=name == "loss")
         self.log("hp_metric", torch.stack([t["loss"] for _, t in self._val]).mean())

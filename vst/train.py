@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vst.cli import run_hydra_cli
 from vst.errors import VstError, report_user_errors
+from vst.losses.objective import TERMS, term_weights
 
 log = logging.getLogger("vst")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -28,8 +29,10 @@ def _check_types(cfg: DictConfig) -> None:
     checks = [("trainer.max_steps", int, False), ("data.size", int, True),
               ("data.style_size", int, True), ("data.val_frames", int, False),
               ("data.batch_size", int, False), ("log.val_every", int, False),
-              ("loss.content_weight", float, False), ("loss.style_weight", float, False),
-              ("optim.lr", float, False), ("keyframe", int, True)]
+              ("optim.lr", float, False), ("data.keyframes_per_shot", int, False),
+              ("data.shot_threshold", float, False)]
+    checks += [(f"loss.{term}_weight", float, False) for term in TERMS
+               if OmegaConf.select(cfg, f"loss.{term}_weight") is not None]
     for key, kind, nullable in checks:
         value = OmegaConf.select(cfg, key)
         if value is None and nullable:
@@ -39,8 +42,12 @@ def _check_types(cfg: DictConfig) -> None:
         if not ok:
             raise VstError(f"{key}={value!r} must be {'a number' if kind is float else 'an integer'}"
                            f"{' or null' if nullable else ''}")
-        if key != "keyframe" and value < (1 if kind is int and key != "data.val_frames" else 0):
+        if value < (1 if kind is int and key != "data.val_frames" else 0):
             raise VstError(f"{key}={value!r} is out of range")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _quiet_lightning() -> None:
@@ -82,6 +89,12 @@ def train(cfg: DictConfig) -> float:
     require(cfg, "video", "clip.mp4")
     require(cfg, "style", "still.jpg")
     _check_types(cfg)
+    keys = OmegaConf.to_container(cfg.keyframes) if OmegaConf.is_list(cfg.keyframes) else cfg.keyframes
+    if not (keys is None or _is_int(keys) or (isinstance(keys, list) and keys and all(map(_is_int, keys)))):
+        raise VstError(f"keyframes={keys!r} must be a frame number, a list like [0,120], "
+                       "or null (one per shot)")
+    if not term_weights(cfg.loss):
+        raise VstError(f"loss={cfg.loss.name}: every loss weight is 0, nothing to train")
     if cfg.resume and not Path(cfg.resume).is_file():
         raise VstError(f"resume={cfg.resume!r}: no such checkpoint")
     _quiet_lightning()
@@ -91,13 +104,20 @@ def train(cfg: DictConfig) -> float:
 
     max_steps = int(cfg.trainer.max_steps)
     data = KeyframeDataModule(
-        video=cfg.video, style=cfg.style, keyframe=cfg.keyframe, size=cfg.data.size,
+        video=cfg.video, style=cfg.style, size=cfg.data.size,
+        keyframes=keys,
+        keyframes_per_shot=cfg.data.keyframes_per_shot, shot_threshold=cfg.data.shot_threshold,
         style_size=cfg.data.style_size, val_frames=cfg.data.val_frames,
         batch_size=cfg.data.batch_size, steps=max_steps,
     )
     data.setup("fit")  # reads the inputs now, so a bad file stops us before anything starts
+    if data.num_frames == 1 and config["loss"].get("stability_weight"):
+        log.info("a still image has no time axis: loss.stability_weight set to 0 for this run")
+        config["loss"]["stability_weight"] = 0.0
     module = StyleTransferModule(config)
-    if module.vgg_source == "random":
+    if module.vgg_source is None:
+        log.info("loss=%s: no pretrained network used", cfg.loss.name)
+    elif module.vgg_source == "random":
         log.warning("VGG19: RANDOM features (%s). The loss is not a real perceptual loss and "
                      "the grade is not meaningful; this run only exercises the pipeline.",
                      "asked for with vgg.weights=random" if cfg.vgg.weights == "random"

@@ -26,6 +26,14 @@ class LabStats:
         self.outer += lab.T @ lab
         return self
 
+    @classmethod
+    def merge(cls, parts: list[LabStats]) -> LabStats:
+        """The statistics of all the pixels of `parts` together."""
+        total = cls()
+        for p in parts:
+            total.n, total.sum, total.outer = total.n + p.n, total.sum + p.sum, total.outer + p.outer
+        return total
+
     @property
     def mean(self) -> np.ndarray:
         return self.sum / self.n

@@ -118,6 +118,10 @@ class HRNet(nn.Module):
     def forward(self, x: torch.Tensor, work_size: int | None = None) -> torch.Tensor:
         """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
         (bilinearly upsampled) offset to the full-resolution frame; None = full resolution."""
+        return self.apply_offset(x, self.offset(x, work_size))
+
+    def offset(self, x: torch.Tensor, work_size: int | None = None) -> torch.Tensor:
+        """The grade as a field: the logit-space offset for each pixel of x (Nx3xHxW)."""
         h, w = x.shape[-2:]
         small = x
         if work_size is not None and min(h, w) > work_size:
@@ -127,6 +131,11 @@ class HRNet(nn.Module):
         delta = self._padded_delta(small)
         if small is not x:
             delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
+        return delta
+
+    @staticmethod
+    def apply_offset(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """sigmoid(logit(x) + delta): the graded frame, always inside (0, 1)."""
         x = x.float().clamp(_EPS, 1 - _EPS)
         return torch.sigmoid(torch.logit(x) + delta.float())
 

@@ -82,15 +82,20 @@ def random_init(model: VGG19Features, seed: int) -> None:
                 m.bias.zero_()
 
 
-def _hub_cache_file() -> Path:
+def hub_cache_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+
+
+def weights_available() -> bool:
+    """Whether the ImageNet VGG19 weights are already in torch hub's cache (no download)."""
+    return hub_cache_file().is_file()
 
 
 MISSING_HELP = (
     f"VGG19 ImageNet weights not found. Get {WEIGHTS_FILE} ({WEIGHTS_URL}, 548 MB) on a "
     f"machine with internet and either pass vgg.weights=/path/to/{WEIGHTS_FILE} or copy it to "
-    f"{_hub_cache_file()}. To try the pipeline without them: vgg.weights=random "
-    "(random features: the grade is not meaningful)"
+    f"{hub_cache_file()}. Or grade without any pretrained network: loss=color (colour and "
+    "structure losses, no VGG)"
 )
 
 
@@ -126,7 +131,7 @@ def load_vgg19(weights: str | None = "auto", seed: int = 0, if_missing: str = "e
     source: str
     state: dict[str, torch.Tensor] | None = None
     if weights in (None, "auto"):
-        cached = _hub_cache_file()
+        cached = hub_cache_file()
         if cached.is_file():
             state, source = _read_state_dict(cached), str(cached)
         else:

@@ -1,0 +1,134 @@
+"""Colour and structure losses (no pretrained network): they measure what they claim."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import shared_file
+from vst.io.image import load_image, resize_short_side
+from vst.losses.color import ColorLoss, gaussian_blur, rgb_to_lab
+from vst.losses.objective import Objective, term_weights
+from vst.losses.stability import StabilityLoss
+from vst.losses.structure import StructureLoss
+
+
+@pytest.fixture(scope="module")
+def frame_and_style() -> tuple[torch.Tensor, torch.Tensor]:
+    """A real frame (mountain_walk) and a real style still (in47), 64 px high."""
+    import decord
+
+    reader = decord.VideoReader(str(shared_file("video/mountain_walk.mp4")))
+    frame = torch.from_numpy(reader[120].asnumpy()).permute(2, 0, 1)[None].float() / 255
+    style = load_image(shared_file("style/in47.png"))[None]
+    return resize_short_side(frame, 64), resize_short_side(style, 64)
+
+
+def global_transfer(x: torch.Tensor, style: torch.Tensor, amount: float) -> torch.Tensor:
+    """Per-channel mean/std matched `amount` of the way toward the style's."""
+    mx, sx = x.mean((2, 3), keepdim=True), x.std((2, 3), keepdim=True)
+    ms, ss = style.mean((2, 3), keepdim=True), style.std((2, 3), keepdim=True)
+    full = (x - mx) / sx * ss + ms
+    return (x + amount * (full - x)).clamp(0, 1)
+
+
+def test_lab_matches_opencv():
+    rgb = torch.rand(1, 3, 40, 50, generator=torch.Generator().manual_seed(0))
+    ours = rgb_to_lab(rgb)[0].permute(1, 2, 0).numpy()
+    ref = cv2.cvtColor(rgb[0].permute(1, 2, 0).numpy().copy(), cv2.COLOR_RGB2Lab)
+    assert np.abs(ours - ref).max() < 0.5 and np.abs(ours - ref).mean() < 0.1  # OpenCV rounds a, b
+
+
+def test_color_loss_is_zero_for_identical_distributions(frame_and_style):
+    _, style = frame_and_style
+    loss = ColorLoss()
+    assert loss(style, loss.targets(style)).item() == 0.0
+    # pixel colours alone: the same pixels in another order are the same distribution
+    pixels_only = ColorLoss(scales=[1], local_weight=0.0)
+    shuffled = style.flatten(2)[:, :, torch.randperm(style[0, 0].numel())].view_as(style)
+    assert pixels_only(shuffled, pixels_only.targets(style)).item() < 1e-10
+    assert loss(shuffled, loss.targets(style)).item() > 1e-4  # local context did change
+
+
+def test_color_loss_falls_as_the_frame_is_matched_to_the_style(frame_and_style):
+    frame, style = frame_and_style
+    loss = ColorLoss()
+    target = loss.targets(style)
+    values = [loss(global_transfer(frame, style, a), target, torch.Generator().manual_seed(0)).item()
+              for a in (0.0, 0.5, 1.0)]
+    assert values[0] > values[1] > values[2], values
+
+
+def test_color_loss_has_gradients_and_ignores_bf16_autocast(frame_and_style):
+    frame, style = frame_and_style
+    loss = ColorLoss()
+    x = frame.clone().requires_grad_(True)
+    with torch.autocast("cpu", torch.bfloat16):
+        value = loss(x, loss.targets(style), torch.Generator().manual_seed(0))
+    value.backward()
+    exact = loss(frame, loss.targets(style), torch.Generator().manual_seed(0))
+    assert value.dtype == torch.float32 and torch.isclose(value, exact, rtol=1e-5)
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_structure_loss_ignores_tone_and_colour_but_sees_blur(frame_and_style):
+    frame, _ = frame_and_style
+    loss = StructureLoss()
+    assert loss(frame, frame).item() < 1e-4
+    assert loss((0.6 * frame + 0.3), frame).item() < 1e-3  # darker contrast, brighter: same edges
+    # a colour cast that leaves luma alone (shift along a luma-free chroma direction)
+    cast = (frame + torch.tensor([0.05, -0.0255, 0.0]).view(1, 3, 1, 1)).clamp(0, 1)
+    assert loss(cast, frame).item() < 0.02
+    blurred = gaussian_blur(frame, 2.0)
+    assert loss(blurred, frame).item() > 0.05  # 50x the tone change
+    with torch.autocast("cpu", torch.bfloat16):
+        assert abs(loss(blurred, frame).item() - loss.forward(blurred, frame).item()) < 1e-6
+
+
+def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
+    frame, style = frame_and_style
+    color = {"name": "color", "color_weight": 1.0, "structure_weight": 2.0}
+    assert term_weights(color) == {"color": 1.0, "structure": 2.0}
+    objective = Objective(color, vgg={"weights": "/nonexistent/vgg.pth"})  # VGG never touched
+    assert objective.vgg_source is None and objective.perceptual is None
+    objective.set_targets(style, {"train": frame})
+
+    class Identity(torch.nn.Module):  # the untrained generator's grade: no change
+        def offset(self, x):
+            return torch.zeros_like(x)
+
+        def apply_offset(self, x, delta):
+            return x + delta
+
+    output, terms = objective(Identity(), frame, "train", torch.tensor([0]))
+    assert torch.equal(output, frame)
+    assert set(terms) == {"color", "structure", "loss"}
+    assert torch.isclose(terms["loss"], terms["color"] + 2 * terms["structure"])
+    assert terms["structure"].item() < 1e-4 and terms["color"].item() > 0
+
+
+def test_stability_loss_is_zero_for_an_equivariant_grade_and_positive_for_a_flickering_one(
+        frame_and_style):
+    frame, _ = frame_and_style
+    g = torch.Generator().manual_seed(0)
+
+    def pointwise(x):  # a per-pixel grade commutes with any warp
+        return 0.5 * x - 0.2
+
+    def flickering(x):  # the same grade plus a random change at every call
+        return pointwise(x) + 0.1 * torch.randn(x.shape, generator=g)
+
+    def pinned_to_the_screen(x):  # a vignette-like grade that does not move with the picture
+        return torch.linspace(-1, 1, x.shape[-1]).expand_as(x).clone()
+
+    still = StabilityLoss(noise=0.0)
+    assert still(pointwise, frame, pointwise(frame), g).item() < 1e-10
+    assert still(flickering, frame, flickering(frame), g).item() > 1e-3
+    assert still(pinned_to_the_screen, frame, pinned_to_the_screen(frame), g).item() > 1e-5
+    noisy = StabilityLoss(noise=0.02)  # a pointwise grade passes noise on; a constant one does not
+    assert noisy(pointwise, frame, pointwise(frame), g).item() > 1e-5
+    assert noisy(lambda x: torch.zeros_like(x), frame, torch.zeros_like(frame), g).item() == 0.0
+    with torch.autocast("cpu", torch.bfloat16):  # as in training: float32 inside, no dtype clash
+        assert noisy(flickering, frame, flickering(frame), g).dtype == torch.float32

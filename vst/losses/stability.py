@@ -1,0 +1,66 @@
+"""Stability loss: the compound regularisation of Wang et al. 2020 ("Consistent Video Style
+Transfer via Compound Regularization", also used by CAP-VSTNet), on the grade itself.
+
+A frame moved by a small random motion (shift, rotation, zoom: a synthetic optical flow) and
+given a little sensor-like noise is still the same picture, so its grade must be the moved
+grade: ``offset(W(x) + n) == W(offset(x))``. The grade is compared, not the graded frame:
+the frame's own noise passes through a grade unchanged (that is the source's noise, which
+the output is allowed to keep); what must not happen is the grade *reacting* to noise or
+motion, which is what flickers. Borders, where the warp invents pixels, are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def random_motion(n: int, h: int, w: int, shift: float, rotate: float, zoom: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """N sampling grids (NxHxWx2, for grid_sample) of small random similarity transforms:
+    up to `shift` px, `rotate` degrees and `zoom` relative scale change."""
+    u = torch.rand(n, 4, generator=generator, dtype=torch.float32) * 2 - 1
+    angle, scale = u[:, 0] * math.radians(rotate), 1 + u[:, 1] * zoom
+    tx, ty = u[:, 2] * 2 * shift / w, u[:, 3] * 2 * shift / h
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin * h / w, tx], 1),
+                         torch.stack([sin * w / h, cos, ty], 1)], 1)
+    return F.affine_grid(theta, [n, 1, h, w], align_corners=False)
+
+
+def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """x resampled at `grid`, in float32 whatever the autocast."""
+    with torch.autocast(x.device.type, enabled=False):
+        return F.grid_sample(x.float(), grid.float().to(x.device), mode="bilinear",
+                             padding_mode="border", align_corners=False)
+
+
+class StabilityLoss(nn.Module):
+    """MSE between offset(W(x) + noise) and W(offset(x)) away from the borders."""
+
+    def __init__(self, shift: float = 2.0, rotate: float = 1.0, zoom: float = 0.02,
+                 noise: float = 0.02, margin: float = 0.05):
+        super().__init__()
+        self.shift, self.rotate, self.zoom = shift, rotate, zoom
+        self.noise, self.margin = noise, margin
+
+    def forward(self, offset: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                delta: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """offset: the model's grade function; x: frames; delta: offset(x), already computed."""
+        n, _, h, w = x.shape
+        grid = random_motion(n, h, w, self.shift, self.rotate, self.zoom, generator)
+        noise = torch.randn(x.shape, generator=generator).to(x.device) * self.noise
+        moved = (warp(x, grid) + noise).clamp(0, 1).to(x.dtype)
+        expected = warp(delta, grid)
+        got = offset(moved.contiguous(memory_format=_memory_format(x))).float()
+        mh, mw = int(h * self.margin), int(w * self.margin)
+        return F.mse_loss(got[..., mh:h - mh, mw:w - mw], expected[..., mh:h - mh, mw:w - mw])
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and \
+        not x.is_contiguous() else torch.contiguous_format

@@ -1,0 +1,56 @@
+"""Structure loss without any pretrained network: 1 - the structure term of SSIM on luma.
+
+The structure term (Wang et al. 2004) is the local correlation between output and content
+luma in a Gaussian window: it is 1 wherever the output is any increasing affine function of
+the content locally, so a grade is free to change colour, brightness and contrast, but every
+edge and texture of the frame must stay where it is, with its sign. A blur, a halo, an
+invented texture or a lost detail lowers the correlation. Taken at the training size and at
+half size, so both fine texture and larger edges count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vst.losses.color import gaussian_blur
+
+_LUMA = (0.299, 0.587, 0.114)  # Rec. 601, as vst.metrics uses
+_C3 = 0.03**2 / 2
+
+
+def luma(images: torch.Tensor) -> torch.Tensor:
+    weights = torch.tensor(_LUMA, device=images.device).view(1, 3, 1, 1)
+    return (images.float() * weights).sum(1, keepdim=True)
+
+
+def structure_map(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """SSIM's structure term between single-channel images x and y (same shape)."""
+    mx, my = gaussian_blur(x, sigma), gaussian_blur(y, sigma)
+    vx = (gaussian_blur(x * x, sigma) - mx * mx).clamp_min(0)
+    vy = (gaussian_blur(y * y, sigma) - my * my).clamp_min(0)
+    cxy = gaussian_blur(x * y, sigma) - mx * my
+    return (cxy + _C3) / (torch.sqrt(vx * vy + 1e-12) + _C3)
+
+
+class StructureLoss(nn.Module):
+    """mean over scales of 1 - mean(structure term) between output and content luma."""
+
+    def __init__(self, scales: Sequence[int] = (1, 2)):
+        super().__init__()
+        self.scales = tuple(int(s) for s in scales)
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(output.device.type, enabled=False):  # variances need float32
+            return self._loss(luma(output), luma(content))
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = x.new_zeros(())
+        for s in self.scales:
+            xs, ys = (F.avg_pool2d(x, s, ceil_mode=True), F.avg_pool2d(y, s, ceil_mode=True)) if s > 1 \
+                else (x, y)
+            total = total + (1 - structure_map(xs, ys)).mean()
+        return total / len(self.scales)

@@ -1,0 +1,71 @@
+"""Shots of a clip (PySceneDetect's ContentDetector on decord frames) and the keyframes to
+train on: one model must grade every shot, so it trains on every shot.
+
+Keyframes: the middle frame of each shot (the frame most like the rest of its shot: the
+first frames after a cut are often motion-blurred or mid-transition), plus extra frames
+spread over the longest shots when `per_shot` > 1.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from vst.io.frames import FrameSource
+
+log = logging.getLogger(__name__)
+_DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail
+
+
+class ShotDetector:
+    """Feed frames in order (HxWx3 uint8 RGB); `shots(n)` gives the [start, end) ranges."""
+
+    def __init__(self, threshold: float = 27.0, min_len: int = 15):
+        from scenedetect.detectors import ContentDetector
+
+        self.detector = ContentDetector(threshold=threshold, min_scene_len=min_len)
+        self.cuts: list[int] = []
+        self.count = 0
+
+    def add(self, rgb: np.ndarray) -> None:
+        h, w = rgb.shape[:2]
+        small = cv2.resize(rgb, (_DETECT_WIDTH, max(1, round(h * _DETECT_WIDTH / w))),
+                           interpolation=cv2.INTER_AREA) if w > _DETECT_WIDTH else rgb
+        self.cuts += self.detector.process_frame(self.count, np.ascontiguousarray(small[..., ::-1]))
+        self.count += 1
+
+    def shots(self) -> list[tuple[int, int]]:
+        n = self.count
+        cuts = self.cuts + (self.detector.post_process(n - 1) if n else [])
+        bounds = [0, *sorted(c for c in set(cuts) if 0 < c < n), n]
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def detect_shots(frames: FrameSource, threshold: float = 27.0, min_len: int = 15,
+                 batch: int = 32) -> list[tuple[int, int]]:
+    """[start, end) frame ranges of the shots of `frames` (one range for a still)."""
+    n = len(frames)
+    if n < 2 or not hasattr(frames, "read_rgb8"):
+        return [(0, n)]
+    detector = ShotDetector(threshold, min_len)
+    for start in range(0, n, batch):
+        for rgb in frames.read_rgb8(list(range(start, min(n, start + batch)))):
+            detector.add(rgb)
+    return detector.shots()
+
+
+def shot_keyframes(shots: list[tuple[int, int]], per_shot: int = 1) -> list[int]:
+    """`per_shot` frames spread evenly inside each shot (the middle one when per_shot=1)."""
+    picks = []
+    for start, end in shots:
+        length = end - start
+        count = min(per_shot, length)
+        picks += [start + int((k + 0.5) * length / count) for k in range(count)]
+    return sorted(set(picks))
+
+
+def shot_of(frame: int, shots: list[tuple[int, int]]) -> int:
+    """Index of the shot holding `frame`."""
+    return next(i for i, (s, e) in enumerate(shots) if s <= frame < e)

@@ -1,12 +1,13 @@
 """Seconds per training step on this machine, and what the levers buy.
 
-For data.size 256 and 512 (frames of mountain_walk's 500x280 shape, random VGG19 of the real
-shape), times one full step (generator forward, VGG19 to conv5_1, backward, Adam) in fp32
-and in bf16 autocast, with and without channels_last, with glibc's default allocator and with
-it told to keep freed memory. Each configuration runs in its own process (the allocator is
-set before a process starts). Prints a table; not part of `make test`.
+For data.size 256 and 512 (frames of mountain_walk's 500x280 shape), times one full step of
+the default config of a loss preset (generator forward, loss terms, backward, Adam; the
+perceptual preset with a random VGG19 of the real shape) in fp32 and in bf16 autocast, with
+and without channels_last, with glibc's default allocator and with it told to keep freed
+memory. Each configuration runs in its own process (the allocator is set before a process
+starts). Prints a table; not part of `make test`.
 
-    python scripts/bench_train.py [--steps 8] [--sizes 256 512]
+    python scripts/bench_train.py [--steps 8] [--sizes 256 512] [--loss color]
 """
 
 from __future__ import annotations
@@ -17,26 +18,32 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
 
 
-def worker(size: int, precision: str, channels_last: bool, steps: int) -> dict:
+def default_config(loss: str) -> dict:
+    """The run config train.py would use with `loss=<loss>` (VGG random: same cost, no file)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[f"loss={loss}", "video=v.mp4", "style=s.png",
+                                           "vgg.weights=random"])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def worker(size: int, precision: str, channels_last: bool, steps: int, loss: str) -> dict:
     import torch
 
+    sys.path.insert(0, str(ROOT))
     from vst.io.image import resize_short_side
     from vst.module import StyleTransferModule
 
-    config = {
-        "model": {"name": "hrnet"},
-        "vgg": {"weights": "random", "seed": 0, "if_missing": "error"},
-        "loss": {"content_weight": 1.0, "style_weight": 1e5, "content_layer": "conv4_2",
-                 "style_layers": {"conv1_1": 0.1, "conv2_1": 0.2, "conv3_1": 0.4,
-                                  "conv4_1": 0.8, "conv5_1": 1.6}},
-        "optim": {"lr": 1e-3}, "log": {"previews": 0}, "trainer": {},
-    }
     torch.manual_seed(0)
-    module = StyleTransferModule(config)
+    module = StyleTransferModule(default_config(loss))
     frame = resize_short_side(torch.rand(1, 3, 280 * 4, 500 * 4), size)
     style = resize_short_side(torch.rand(1, 3, 1000, 700), size)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -44,8 +51,7 @@ def worker(size: int, precision: str, channels_last: bool, steps: int) -> dict:
     frame, style = frame.to(memory_format=fmt), style.to(memory_format=fmt)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     with autocast:
-        module._targets = {"style": module.perceptual.style_targets(style),
-                           "train": module.perceptual.content_targets(frame)}
+        module.objective.set_targets(style, {"train": frame})
     opt = module.configure_optimizers()
     index = torch.zeros(1, dtype=torch.long)
     times = []
@@ -64,11 +70,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--loss", default="perceptual", help="loss preset (conf/loss/)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         size, precision, cl = args.worker.split(",")
-        print(json.dumps(worker(int(size), precision, cl == "cl", args.steps)))
+        print(json.dumps(worker(int(size), precision, cl == "cl", args.steps, args.loss)))
         return
     configs = [("fp32", "", False), ("fp32", "", True), ("bf16", "", False), ("bf16", "cl", False),
                ("bf16", "cl", True)]
@@ -79,9 +86,9 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if k not in MALLOC_KEEP}
             if keep:
                 env.update(MALLOC_KEEP)
-            out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--worker",
-                                  f"{size},{precision},{cl}"], env=env, capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--loss",
+                                  args.loss, "--worker", f"{size},{precision},{cl}"], env=env,
+                                 capture_output=True, text=True, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             base = base or row["s_per_step"]
             print(f"{row['size']:>9} {precision:>9} {'channels_last' if cl else 'contiguous':>13} "

@@ -52,3 +52,35 @@ def test_output_stays_in_gamut_and_learns():
     assert loss.item() < first  # gradients reach the body through the zero-initialised head
     assert y.min() >= 0.0 and y.max() <= 1.0  # an out-of-gamut target never leaves sRGB
     assert y.mean() > x.mean() + 0.1
+
+
+def test_work_size_is_the_models_own_and_gives_a_smooth_grade():
+    torch.manual_seed(0)
+    net = HRNet(work_size=16).eval()
+    torch.nn.init.normal_(net.to_rgb.weight, std=0.5)  # a non-trivial grade
+    x = torch.rand(1, 3, 48, 80)
+    with torch.no_grad():
+        own, explicit, full = net.offset(x), net.offset(x, 16), net.offset(x, None)
+    assert torch.equal(own, explicit) and own.shape == x.shape
+    # the upsampled field has far less pixel-to-pixel change than the full-resolution one
+    def roughness(d):
+        return (d[..., 1:] - d[..., :-1]).abs().mean().item()
+
+    assert roughness(own) < 0.5 * roughness(full)
+
+
+def test_detail_sigma_keeps_fine_detail_out_of_the_grade():
+    plain, detail = HRNet(), HRNet(detail_sigma=0.05)
+    for net in (plain, detail):  # the same strong grade: +contrast in the darks, a colour cast
+        net.to_rgb.bias.data = torch.tensor([1.5, 0.5, -0.5])
+    ramp = torch.linspace(0.1, 0.6, 80).expand(1, 3, 48, 80)
+    x = ramp + 0.05 * torch.rand(1, 3, 48, 80, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        change_plain, change_detail = plain(x) - x, detail(x) - x
+
+    def roughness(d):  # vertical steps: the ramp is horizontal, so these are the grain only
+        return (d[..., 1:, :] - d[..., :-1, :]).abs().mean().item()
+
+    # the same grade, but the grain on the picture passes through it untouched
+    assert (change_detail.mean() - change_plain.mean()).abs() < 0.02
+    assert roughness(change_detail) < 0.3 * roughness(change_plain)

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from tests.conftest import shared_file
+from vst.filters import gaussian_blur
 from vst.io.image import load_image, resize_short_side
-from vst.losses.color import ColorLoss, gaussian_blur, rgb_to_lab
+from vst.losses.color import ColorLoss, rgb_to_lab
 from vst.losses.objective import Objective, term_weights
 from vst.losses.stability import StabilityLoss
 from vst.losses.structure import StructureLoss
@@ -132,3 +133,31 @@ def test_stability_loss_is_zero_for_an_equivariant_grade_and_positive_for_a_flic
     assert noisy(lambda x: torch.zeros_like(x), frame, torch.zeros_like(frame), g).item() == 0.0
     with torch.autocast("cpu", torch.bfloat16):  # as in training: float32 inside, no dtype clash
         assert noisy(flickering, frame, flickering(frame), g).dtype == torch.float32
+
+
+def test_color_balance_weighs_each_frame_by_its_own_starting_distance(frame_and_style):
+    frame, style = frame_and_style
+    near = global_transfer(frame, style, 0.8)  # a shot that starts close to the style
+    same_as_style = torch.nn.functional.interpolate(style, size=frame.shape[-2:], mode="bilinear")
+    frames = torch.cat([frame, near, same_as_style])
+    loss = {"name": "color", "color_weight": 1.0, "color_balance": True}
+    objective = Objective(loss, vgg={})
+    objective.set_targets(style, {"train": frames})
+    balance = objective._targets["balance"]["train"]
+    assert balance[1] > 1.3 * balance[0]  # the near frame counts more, so it is not left behind
+    assert balance[2] == 4.0  # a frame that is the style itself: capped, it cannot take over
+
+    class Identity(torch.nn.Module):
+        def offset(self, x):
+            return torch.zeros_like(x)
+
+        def apply_offset(self, x, delta):
+            return x + delta
+
+    g = torch.Generator().manual_seed(0)
+    _, balanced = objective(Identity(), frames[1:2], "train", torch.tensor([1]), g)
+    plain = Objective({**loss, "color_balance": False}, vgg={})
+    plain.set_targets(style, {"train": frames})
+    _, unbalanced = plain(Identity(), frames[1:2], "train", torch.tensor([1]),
+                          torch.Generator().manual_seed(0))
+    assert torch.isclose(balanced["color"], balance[1] * unbalanced["color"], rtol=1e-4)

@@ -26,7 +26,7 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
     if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
         raise VstError(f"ckpt {str(path)!r} is not a vst checkpoint (no generator config in it); "
                        "use the best.ckpt or last.ckpt of a train.py run")
-    generator = build_generator(ckpt[CHECKPOINT_KEY]["model"]["name"])
+    generator = build_generator(ckpt[CHECKPOINT_KEY]["model"])
     state = {k.removeprefix("generator."): v for k, v in ckpt["state_dict"].items()
              if k.startswith("generator.")}
     try:

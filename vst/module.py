@@ -27,7 +27,7 @@ class StyleTransferModule(L.LightningModule):
         """config: the whole resolved run config (plain dict); logged as hyper-parameters."""
         super().__init__()
         self.save_hyperparameters(config)
-        self.generator = build_generator(config["model"]["name"])
+        self.generator = build_generator(config["model"])
         self.objective = Objective(config["loss"], config["vgg"])
         self.lr = float(config["optim"]["lr"])
         self.num_previews = int(config["log"]["previews"])

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vst.filters import gaussian_blur
+
 _D65_WHITE = (0.950456, 1.0, 1.088754)
 _RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
                (0.212671, 0.715160, 0.072169),
@@ -37,17 +39,6 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     f = torch.where(xyz > _LAB_EPS, xyz.clamp_min(_LAB_EPS) ** (1 / 3), 7.787 * xyz + 16 / 116)
     fx, fy, fz = f.unbind(1)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], 1)
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur (replicate borders), any number of channels."""
-    radius = max(1, int(3 * sigma + 0.5))
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = (k / k.sum()).view(1, 1, 1, -1).expand(x.shape[1], 1, 1, -1)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k, groups=x.shape[1])
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.transpose(-1, -2),
-                    groups=x.shape[1])
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -96,9 +87,11 @@ class ColorLoss(nn.Module):
         return [f[0] for f in self.features(style[:1])]
 
     def forward(self, output: torch.Tensor, style_target: list[torch.Tensor],
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
         """Mean over images and scales. `generator` fixes the random directions and pixel
-        samples (validation uses a seeded one so its figure is comparable between runs)."""
+        samples (validation uses a seeded one so its figure is comparable between runs);
+        `weights`: one factor per image (default 1)."""
         feats = self.features(output)
         total = feats[0].new_zeros(())
         with torch.autocast(output.device.type, enabled=False):
@@ -106,9 +99,9 @@ class ColorLoss(nn.Module):
                 dirs = torch.randn(self.num_directions, f.shape[-1], generator=generator).to(f.device)
                 dirs = dirs / dirs.norm(dim=1, keepdim=True)
                 tgt = _sample(target.float(), self.max_pixels, generator)
-                for image in f:
-                    total = total + sliced_wasserstein(_sample(image, self.max_pixels, generator),
-                                                       tgt, dirs)
+                for i, image in enumerate(f):
+                    distance = sliced_wasserstein(_sample(image, self.max_pixels, generator), tgt, dirs)
+                    total = total + (distance if weights is None else distance * weights[i])
         return total / (len(feats) * len(output))
 
 

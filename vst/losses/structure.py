@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vst.losses.color import gaussian_blur
+from vst.filters import gaussian_blur
 
 _LUMA = (0.299, 0.587, 0.114)  # Rec. 601, as vst.metrics uses
 _C3 = 0.03**2 / 2

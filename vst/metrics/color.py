@@ -43,14 +43,14 @@ class LabStats:
         return self.outer / self.n - np.outer(self.mean, self.mean)
 
 
-def _sqrtm(m: np.ndarray) -> np.ndarray:
+def sqrtm_psd(m: np.ndarray) -> np.ndarray:
     vals, vecs = np.linalg.eigh((m + m.T) / 2)
     return (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
 
 
 def gaussian_w2(a: LabStats, b: LabStats) -> float:
     """W2 between the Gaussians fitted to two Lab distributions (Lab units)."""
-    sb = _sqrtm(b.cov)
-    cross = _sqrtm(sb @ a.cov @ sb)
+    sb = sqrtm_psd(b.cov)
+    cross = sqrtm_psd(sb @ a.cov @ sb)
     w2sq = np.sum((a.mean - b.mean) ** 2) + np.trace(a.cov + b.cov - 2 * cross)
     return float(np.sqrt(max(w2sq, 0.0)))

@@ -7,11 +7,22 @@ channel concatenation into a 192-channel full-resolution map, then blocks 192 ->
 16 and a 3x3 convolution to three channels.
 
 Input and output: RGB in [0, 1], any height and width (padded to a multiple of 4 inside,
-cropped back). The reference emits unbounded values in ImageNet-normalised space, which can
-leave the display gamut. Here the three output channels are an offset in logit space added
-to the input: ``out = sigmoid(logit(x) + delta)``. So the output is always in (0, 1), never
-clips (gradients never die at the gamut edge), and the last convolution starts at zero so
-an untrained generator is the identity: training begins from the content frame itself.
+cropped back). `work_size` (model config): the network looks at the frame scaled to this short
+side and its offset is upsampled to the frame's own size, in training and in prediction alike.
+The grade is then a smooth field that cannot invent texture or amplify it from one frame to
+the next, and it costs the same at 1080p as at 280p.
+
+The reference emits unbounded values in ImageNet-normalised space, which can leave the
+display gamut. Here the three output channels are an offset in logit space: the grade is
+``sigmoid(logit(base) + delta)``, always inside (0, 1) and never clipping (gradients never die
+at the gamut edge), and the last convolution starts at zero so an untrained generator is the
+identity: training begins from the content frame itself.
+
+`detail_sigma` (model config): the grade moves the frame's base layer (a Gaussian blur with
+this sigma, as a fraction of the short side) and the finer detail, ``x - base``, is added back
+unchanged. A grade that raises contrast or saturation would otherwise raise the grain, the
+compression noise and every pixel of motion error by the same factor, which the eye reads
+as shimmer (kenburns + summer_1am: warping error 2.87x the source's -> 1.06x).
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vst.filters import gaussian_blur
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -94,8 +107,12 @@ class HRNet(nn.Module):
 
     multiple = 4  # the 1/4 branch needs sizes divisible by 4; other sizes are padded
 
-    def __init__(self) -> None:
+    def __init__(self, work_size: int | None = None, detail_sigma: float = 0.0) -> None:
+        """work_size: short side the network runs at (None = every pixel of the input).
+        detail_sigma: the detail kept out of the grade, as a fraction of the short side
+        (0 = grade every pixel as it is)."""
         super().__init__()
+        self.work_size, self.detail_sigma = work_size, detail_sigma
         # stage 1: full resolution stem and the first split to 1/2
         self.full1 = Bottleneck(3, 16)
         self.full2 = Bottleneck(16, 32)
@@ -115,13 +132,16 @@ class HRNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, x: torch.Tensor, work_size: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
         """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
-        (bilinearly upsampled) offset to the full-resolution frame; None = full resolution."""
+        (bilinearly upsampled) offset to the full-resolution frame; None = full resolution;
+        "model" = the model's own work_size."""
         return self.apply_offset(x, self.offset(x, work_size))
 
-    def offset(self, x: torch.Tensor, work_size: int | None = None) -> torch.Tensor:
+    def offset(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
         """The grade as a field: the logit-space offset for each pixel of x (Nx3xHxW)."""
+        if work_size == "model":
+            work_size = self.work_size
         h, w = x.shape[-2:]
         small = x
         if work_size is not None and min(h, w) > work_size:
@@ -133,11 +153,13 @@ class HRNet(nn.Module):
             delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         return delta
 
-    @staticmethod
-    def apply_offset(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """sigmoid(logit(x) + delta): the graded frame, always inside (0, 1)."""
-        x = x.float().clamp(_EPS, 1 - _EPS)
-        return torch.sigmoid(torch.logit(x) + delta.float())
+    def apply_offset(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """The graded frame: sigmoid(logit(base) + delta) + (x - base), in [0, 1]."""
+        x = x.float()
+        base = gaussian_blur(x, max(0.5, self.detail_sigma * min(x.shape[-2:]))) \
+            if self.detail_sigma else x
+        graded = torch.sigmoid(torch.logit(base.clamp(_EPS, 1 - _EPS)) + delta.float())
+        return graded if base is x else (graded + (x - base)).clamp(0, 1)
 
     def _padded_delta(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -156,10 +178,11 @@ class HRNet(nn.Module):
         return self.to_rgb(self.head(fused))
 
 
-def build_generator(name: str = "hrnet") -> nn.Module:
-    """The generator named in the model config."""
+def build_generator(model: dict) -> nn.Module:
+    """The generator a model config (`conf/model/`) describes."""
+    name = model.get("name", "hrnet")
     if name != "hrnet":
         from vst.errors import VstError
 
         raise VstError(f"unknown model.name {name!r} (available: hrnet)")
-    return HRNet()
+    return HRNet(model.get("work_size"), float(model.get("detail_sigma") or 0.0))

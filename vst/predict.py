@@ -143,7 +143,7 @@ class _Grader:
         self.generator = generator.to(self.device, memory_format=self.layout)
         self.work_size = cfg.work_size
         if cfg.work_size == "auto":  # the size the network trained at (older checkpoints: data.size)
-            self.work_size = meta["model"].get("work_size") or meta.get("train_size")
+            self.work_size = generator.work_size or meta.get("train_size")
         log.info("generator on %s (%s), working size %s", self.device, precision,
                  f"{self.work_size} px (short side)" if self.work_size else "full resolution")
 

@@ -1,6 +1,6 @@
 """Speed on the current device at the three clip sizes users meet: training seconds per step
 (default config of loss=perceptual and of loss=color, trained at the clip's own short side;
-bf16 where native, channels_last, allocator kept) and predict frames/s,
+bf16 where native, channels_last, allocator kept) and predict frames/s with its peak memory (RSS),
 next to a plain PyAV decode + encode of the same clip (the I/O limit). Not part of
 `make test`; the finer tables are in bench_train.py and bench_predict.py.
 
@@ -44,7 +44,7 @@ def main() -> None:
     env = {**os.environ, **bench_train.MALLOC_KEEP}
     losses = ("perceptual", "color")
     print(f"{'clip':>8} " + " ".join(f"{'train s/step ' + loss:>24}" for loss in losses)
-          + f" {'predict fps':>12} {'I/O limit fps':>14}", flush=True)
+          + f" {'predict fps':>12} {'peak MB':>8} {'I/O limit fps':>14}", flush=True)
     for (name, file), short in zip(bench_predict.CLIPS.items(), (280, 720, 1080), strict=True):
         steps = []
         for loss in losses:  # data.size = the clip's own short side
@@ -52,10 +52,10 @@ def main() -> None:
                                   str(args.steps), "--loss", loss, "--worker", f"{short},bf16,cl"],
                                  env=env, capture_output=True, text=True, check=True)
             steps.append(json.loads(out.stdout.strip().splitlines()[-1])["s_per_step"])
-        fps, _ = bench_predict.predict_fps(ckpt, video / file, tmp / f"p_{file}")
+        fps, peak_mb = bench_predict.predict_fps(ckpt, video / file, tmp / f"p_{file}")
         io = bench_predict.io_limit_fps(video / file, tmp / f"io_{file}")
         print(f"{name:>8} " + " ".join(f"{s:>24.2f}" for s in steps)
-              + f" {fps:>12.2f} {io:>14.1f}", flush=True)
+              + f" {fps:>12.2f} {peak_mb:>8.0f} {io:>14.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -161,3 +161,48 @@ def test_color_balance_weighs_each_frame_by_its_own_starting_distance(frame_and_
     _, unbalanced = plain(Identity(), frames[1:2], "train", torch.tensor([1]),
                           torch.Generator().manual_seed(0))
     assert torch.isclose(balanced["color"], balance[1] * unbalanced["color"], rtol=1e-4)
+
+
+def test_color_catch_up_pushes_the_keyframe_that_lags(frame_and_style):
+    """With color_catch_up, a keyframe whose distance to the style stays where it started
+    while the others come closer gets a larger weight than its balance, the others a smaller
+    one; validation keeps the plain balance (a figure comparable from step to step)."""
+    frame, style = frame_and_style
+    frames = torch.cat([frame, global_transfer(frame, style, 0.3), global_transfer(frame, style, 0.6)])
+    objective = Objective({"name": "color", "color_weight": 1.0, "color_balance": True,
+                           "color_catch_up": 2.0}, vgg={})
+    objective.set_targets(style, {"train": frames, "val": frames})
+    balance = objective._targets["balance"]["train"]
+    start = objective._targets["start"]["train"]
+    for _ in range(20):  # frame 0 stays at its start; frames 1 and 2 have come 70% of the way
+        for i in range(3):
+            distance = start[i] * (1.0 if i == 0 else 0.3)
+            weights = objective._color_weights("train", torch.tensor([i]), distance[None])
+    lagging = objective._color_weights("train", torch.tensor([0]), start[:1])
+    ahead = objective._color_weights("train", torch.tensor([1]), 0.3 * start[1:2])
+    assert lagging[0] > 2.0 * balance[0]  # (1 / mean(1, .3, .3))^2 = 2.6
+    assert ahead[0] < 0.5 * balance[1]    # (.3 / .53)^2 = 0.32
+    assert weights.shape == (1,)
+    objective.eval()
+    assert torch.equal(objective._color_weights("val", torch.tensor([0]), start[:1]), balance[:1])
+    assert torch.equal(objective._color_weights("train", torch.tensor([0]), start[:1]), balance[:1])
+
+
+def test_stability_loss_leaves_out_what_a_large_motion_invents(frame_and_style):
+    """A grade that looks at a neighbourhood (here local contrast) is still the moved grade
+    wherever the moved frame shows real content; where a large shift makes the warp repeat
+    border pixels it differs, and those pixels must not count."""
+    from vst.filters import gaussian_blur
+
+    frame, _ = frame_and_style
+    g = torch.Generator().manual_seed(0)
+
+    def local(x):
+        return x - gaussian_blur(x, 2.0)
+
+    large = StabilityLoss(shift=20.0, rotate=0.0, zoom=0.0, noise=0.0, margin=0.1)
+    flicker = StabilityLoss(shift=20.0, rotate=0.0, zoom=0.0, noise=0.0, margin=0.1)
+    equivariant = large(local, frame, local(frame), g).item()
+    jittered = flicker(lambda x: local(x) + 0.02 * torch.randn(x.shape, generator=g), frame,
+                       local(frame), g).item()
+    assert equivariant < 1e-3 * jittered, (equivariant, jittered)

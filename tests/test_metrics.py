@@ -132,7 +132,7 @@ def test_evaluate_command_writes_json_and_plot(tmp_path):
 
 def test_shots_are_measured_one_by_one(tmp_path):
     """bikes frames 12..47 hold a cut at frame 30: grading only the first shot shows in the
-    per-shot figures, and the pair across the cut counts in no warping error."""
+    per-shot figures, and no pair across the cut counts in a warping error (short or long)."""
     import decord
 
     frames = decord.VideoReader(str(shared_file("video/bikes_6shots.mp4"))).get_batch(
@@ -150,4 +150,10 @@ def test_shots_are_measured_one_by_one(tmp_path):
     assert figures["style_moved_shot1"] > 0.3 and abs(figures["style_moved_shot2"]) < 0.05
     assert figures["style_moved_shot_min_over_max"] < 0.2
     assert np.isnan(curves["warp_error_output"][18])  # the cut: 17 -> 18
+    # pairs inside the shots only, at exactly 1 and 10 frames apart: 2 x 17 and 2 x (18 - 10)
+    assert figures["warp_error_pairs"] == 34 and figures["warp_error_long_k10_pairs"] == 16
+    # the shot graded with a fixed gain has errors of its own; the untouched shot is the input
+    assert figures["warp_error_ratio_shot2"] == pytest.approx(1.0)
+    assert figures["warp_error_ratio_shot1"] != pytest.approx(1.0, abs=1e-3)
+    assert figures["warp_error_ratio_shot_max"] == max(figures["warp_error_ratio_shot1"], 1.0)
     assert not np.isnan(curves["warp_error_output"][17]) and not np.isnan(curves["warp_error_output"][19])

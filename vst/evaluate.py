@@ -87,7 +87,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         "ssim_structure")}
     lab_in: list[LabStats] = []
     lab_out: list[LabStats] = []
-    history: deque = deque(maxlen=long_range + 1)
+    history: deque = deque(maxlen=long_range)  # the last `long_range` (input, output) pairs
     gram = _vgg_style_loss(vgg_weights) if style else None
     gram_target, gram_in, gram_out = None, [], []
     if gram is not None:
@@ -118,7 +118,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
             gram_out.append(gram_loss(b))
         if history:
             pairs[1].append((t, *pair_errors(flow, history[-1][0], a, history[-1][1], b)))
-        if len(history) > long_range:
+        if len(history) == long_range:  # history[0] is frame t - long_range
             pairs[long_range].append((t, *pair_errors(flow, history[0][0], a, history[0][1], b)))
         history.append((a, b))
 
@@ -144,14 +144,24 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         "warp_error_output": float(np.mean(short.output)) if short.output else 0.0,
         "warp_error_input": float(np.mean(short.input)) if short.input else 0.0,
         "warp_error_ratio": short.ratio,
+        "warp_error_pairs": len(same[1]),
         f"warp_error_long_k{long_range}_output": float(np.mean(long.output)) if long.output else 0.0,
         f"warp_error_long_k{long_range}_input": float(np.mean(long.input)) if long.input else 0.0,
         f"warp_error_long_k{long_range}_ratio": long.ratio,
+        f"warp_error_long_k{long_range}_pairs": len(same[long_range]),
         "luma_flicker_output": flicker(curves["luma_output"]),
         "luma_flicker_input": flicker(curves["luma_input"]),
         "ssim_luma": float(np.mean(curves["ssim_luma"])),
         "ssim_structure": float(np.mean(curves["ssim_structure"])),
     }
+    if len(shots) > 1:  # a short, calm shot can shimmer while the clip's mean hides it
+        for k, key in ((1, "warp_error_ratio"), (long_range, f"warp_error_long_k{long_range}_ratio")):
+            per_shot = [WarpErrors([eo for t, eo, _ in same[k] if shot_id[t] == i],
+                                   [ei for t, _, ei in same[k] if shot_id[t] == i]).ratio
+                        for i in range(len(shots))]
+            figures.update({f"{key}_shot{i + 1}": r for i, r in enumerate(per_shot)})
+            figures[f"{key}_shot_max"] = float(np.nanmax(per_shot)) \
+                if np.isfinite(per_shot).any() else float("nan")
     li, lo = figures["luma_flicker_input"], figures["luma_flicker_output"]
     figures["luma_flicker_ratio"] = lo / li if li > 0 else float("nan")
     if style:

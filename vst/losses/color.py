@@ -89,20 +89,27 @@ class ColorLoss(nn.Module):
     def forward(self, output: torch.Tensor, style_target: list[torch.Tensor],
                 generator: torch.Generator | None = None,
                 weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean over images and scales. `generator` fixes the random directions and pixel
-        samples (validation uses a seeded one so its figure is comparable between runs);
-        `weights`: one factor per image (default 1)."""
+        """Mean over images of `distances`, each image times its factor in `weights`
+        (default 1)."""
+        distances = self.distances(output, style_target, generator)
+        return (distances if weights is None else distances * weights.to(distances)).mean()
+
+    def distances(self, output: torch.Tensor, style_target: list[torch.Tensor],
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+        """One distance per image (mean over scales). `generator` fixes the random directions
+        and pixel samples (validation uses a seeded one so its figure is comparable between
+        runs)."""
         feats = self.features(output)
-        total = feats[0].new_zeros(())
+        per_image = []
         with torch.autocast(output.device.type, enabled=False):
             for f, target in zip(feats, style_target, strict=True):
                 dirs = torch.randn(self.num_directions, f.shape[-1], generator=generator).to(f.device)
                 dirs = dirs / dirs.norm(dim=1, keepdim=True)
                 tgt = _sample(target.float(), self.max_pixels, generator)
-                for i, image in enumerate(f):
-                    distance = sliced_wasserstein(_sample(image, self.max_pixels, generator), tgt, dirs)
-                    total = total + (distance if weights is None else distance * weights[i])
-        return total / (len(feats) * len(output))
+                per_image.append(torch.stack([
+                    sliced_wasserstein(_sample(image, self.max_pixels, generator), tgt, dirs)
+                    for image in f]))
+        return torch.stack(per_image).mean(0)
 
 
 def _sample(points: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:

@@ -45,6 +45,7 @@ class Objective(nn.Module):
             network, self.vgg_source = load_vgg19(**vgg)
             self.perceptual = PerceptualLoss(network, loss["content_layer"], loss["style_layers"])
         self.color_balance = bool(loss.get("color_balance", False))
+        self.catch_up = float(loss.get("color_catch_up") or 0.0)
         if "color" in self.weights:
             self.color = ColorLoss(**loss.get("color", {}))
         if "structure" in self.weights:
@@ -64,18 +65,40 @@ class Objective(nn.Module):
         if self.color is not None:
             self._targets["color"] = self.color.targets(style)
             if self.color_balance:
-                self._targets["balance"] = {k: self._balance(v) for k, v in frames.items()}
+                start = {k: self._start_distances(v) for k, v in frames.items()}
+                self._targets["start"] = start
+                self._targets["balance"] = {k: self._balance(v) for k, v in start.items()}
+                self._remaining = {k: torch.ones(len(v)) for k, v in start.items()}
 
-    def _balance(self, frames: torch.Tensor, draws: int = 4, limit: float = 4.0) -> torch.Tensor:
-        """Per frame: the median colour distance to the style over the frames / the frame's
-        own, within [1/limit, limit]. With these weights every shot counts by how far it has
-        come, not by where it started: a shot that starts near the style is not left behind
-        by the far ones (bikes_6shots: worst/best shot moved 0.40 -> 0.53). The limit keeps a
-        frame that already is the style (a still taken from the clip) from taking over."""
+    def _start_distances(self, frames: torch.Tensor, draws: int = 4) -> torch.Tensor:
+        """Each frame's colour distance to the style before any grading."""
         generator = torch.Generator().manual_seed(0)
-        start = torch.tensor([sum(float(self.color(frame[None], self._targets["color"], generator))
-                                  for _ in range(draws)) for frame in frames])
+        return torch.stack([self.color.distances(frames, self._targets["color"], generator)
+                            for _ in range(draws)]).mean(0).cpu()
+
+    @staticmethod
+    def _balance(start: torch.Tensor, limit: float = 4.0) -> torch.Tensor:
+        """Per frame: the median starting colour distance over the frames / the frame's own,
+        within [1/limit, limit]. With these weights every shot counts by how far it has come,
+        not by where it started: a shot that starts near the style is not left behind by the
+        far ones (bikes_6shots: worst/best shot moved 0.40 -> 0.53). The limit keeps a frame
+        that already is the style (a still taken from the clip) from taking over."""
         return (start.median() / start.clamp_min(1e-8)).clamp(1 / limit, limit)
+
+    def _color_weights(self, split: str, index: torch.Tensor, distances: torch.Tensor) -> torch.Tensor | None:
+        """Balance of the frames in `index`; in training, times (its remaining share of the
+        starting distance / the mean share)^catch_up, so a keyframe that lags behind the
+        others is pushed harder (each share is a running mean over the frame's visits)."""
+        if "balance" not in self._targets:
+            return None
+        index = index.cpu()
+        weights = self._targets["balance"][split][index]
+        if self.catch_up and split == "train" and self.training:
+            remaining = self._remaining[split]
+            share = distances.detach().float().cpu() / self._targets["start"][split][index].clamp_min(1e-8)
+            remaining[index] = 0.8 * remaining[index] + 0.2 * share
+            weights = weights * (remaining[index] / remaining.mean()).clamp(0.25, 4) ** self.catch_up
+        return weights
 
     def forward(self, model: nn.Module, content: torch.Tensor, split: str, index: torch.Tensor,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -89,9 +112,9 @@ class Objective(nn.Module):
             terms.update(self.perceptual(output, self._targets["frames"][split][index],
                                          self._targets["style"]))
         if self.color is not None:
-            balance = self._targets.get("balance", {}).get(split)
-            terms["color"] = self.color(output, self._targets["color"], generator,
-                                        None if balance is None else balance[index.cpu()])
+            distances = self.color.distances(output, self._targets["color"], generator)
+            weights = self._color_weights(split, index, distances)
+            terms["color"] = (distances if weights is None else distances * weights.to(distances)).mean()
         if self.structure is not None:
             terms["structure"] = self.structure(output, content)
         if self.stability is not None:

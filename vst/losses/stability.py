@@ -6,7 +6,8 @@ given a little sensor-like noise is still the same picture, so its grade must be
 grade: ``offset(W(x) + n) == W(offset(x))``. The grade is compared, not the graded frame:
 the frame's own noise passes through a grade unchanged (that is the source's noise, which
 the output is allowed to keep); what must not happen is the grade *reacting* to noise or
-motion, which is what flickers. Borders, where the warp invents pixels, are left out.
+motion, which is what flickers. Pixels whose source lies outside the frame (the warp invents
+them) are left out, so the motion can be large.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 
 
 class StabilityLoss(nn.Module):
-    """MSE between offset(W(x) + noise) and W(offset(x)) away from the borders."""
+    """MSE between offset(W(x) + noise) and W(offset(x)) where W(x) shows real content."""
 
     def __init__(self, shift: float = 2.0, rotate: float = 1.0, zoom: float = 0.02,
                  noise: float = 0.02, margin: float = 0.05):
@@ -57,8 +58,15 @@ class StabilityLoss(nn.Module):
         moved = (warp(x, grid) + noise).clamp(0, 1).to(x.dtype)
         expected = warp(delta, grid)
         got = offset(moved.contiguous(memory_format=_memory_format(x))).float()
+        # compared where the moved frame shows real content (its source point lies inside the
+        # frame; outside, the warp repeats the border pixels), `margin` away from the borders
+        # of both frames (the network pads there)
+        inside = (grid.abs() <= 1 - 2 * self.margin).all(-1).unsqueeze(1).to(got.device)
         mh, mw = int(h * self.margin), int(w * self.margin)
-        return F.mse_loss(got[..., mh:h - mh, mw:w - mw], expected[..., mh:h - mh, mw:w - mw])
+        inside[..., :mh, :] = inside[..., h - mh:, :] = False
+        inside[..., :mw] = inside[..., w - mw:] = False
+        weight = inside.expand_as(got).float()
+        return ((got - expected) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def _memory_format(x: torch.Tensor) -> torch.memory_format:

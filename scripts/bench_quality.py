@@ -136,13 +136,10 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {train_s} | {fps} |")
     lines.append("")
     for name, figures, _, _, _ in rows:  # every shot's figure, for the clips with cuts
-        shots = [figures[f"style_moved_shot{i}"] for i in range(1, 100) if f"style_moved_shot{i}" in figures]
-        if len(shots) > 1:
-            lines.append(f"- {name}: style moved per shot " + ", ".join(f"{m:.3f}" for m in shots))
-        warps = [figures[f"warp_error_ratio_shot{i}"] for i in range(1, 100)
-                 if f"warp_error_ratio_shot{i}" in figures]
-        if len(warps) > 1:
-            lines.append(f"- {name}: E_warp ratio (k=1) per shot " + ", ".join(f"{w:.3f}" for w in warps))
+        for key, label in (("style_moved", "style moved"), ("warp_error_ratio", "E_warp ratio (k=1)")):
+            per_shot = [v for k, v in figures.items() if re.fullmatch(rf"{key}_shot\d+", k)]
+            if len(per_shot) > 1:
+                lines.append(f"- {name}: {label} per shot " + ", ".join(f"{v:.3f}" for v in per_shot))
     lines.append("")
     for name, _, _, _, image in rows:
         if image:

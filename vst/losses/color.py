@@ -87,12 +87,9 @@ class ColorLoss(nn.Module):
         return [f[0] for f in self.features(style[:1])]
 
     def forward(self, output: torch.Tensor, style_target: list[torch.Tensor],
-                generator: torch.Generator | None = None,
-                weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean over images of `distances`, each image times its factor in `weights`
-        (default 1)."""
-        distances = self.distances(output, style_target, generator)
-        return (distances if weights is None else distances * weights.to(distances)).mean()
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Mean over images of `distances` (the objective weighs them per keyframe)."""
+        return self.distances(output, style_target, generator).mean()
 
     def distances(self, output: torch.Tensor, style_target: list[torch.Tensor],
                   generator: torch.Generator | None = None) -> torch.Tensor:

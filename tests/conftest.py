@@ -1,12 +1,16 @@
-"""Shared helpers: where ../shared is, how to run the real CLIs, how to read TensorBoard logs."""
+"""Shared helpers: where ../shared is, how to run the real CLIs, how to read TensorBoard logs,
+how to make a small clip."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +67,19 @@ def logged_hparams(log_dir: Path) -> dict[str, object]:
         kind = value.WhichOneof("kind")
         out[name] = getattr(value, kind)
     return out
+
+
+def encode_clip(path: Path, images: list[np.ndarray], stamps: list[int], rotation: int = 0) -> None:
+    """A small lossless H.264 clip (time base 1/25) with the given frames, timestamps, rotation."""
+    h, w = images[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt, s.options = w, h, "yuv444p", {"crf": "0"}
+        s.codec_context.time_base = s.time_base = Fraction(1, 25)
+        if rotation:
+            s.set_display_rotation(rotation)
+        for image, pts in zip(images, stamps, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = pts
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))

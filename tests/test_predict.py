@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -13,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from tests.conftest import ROOT, TINY, assert_user_error, run_cli, shared_file
+from tests.conftest import ROOT, TINY, assert_user_error, encode_clip, run_cli, shared_file
 from vst.models.hrnet import HRNet
 
 
@@ -57,22 +56,6 @@ def _probe(path: Path) -> dict:
             "audio": [(s.codec_context.name, s.codec_context.channels) for s in c.streams.audio],
             "audio_md5": [hashlib.md5(b"".join(a)).hexdigest() for a in audio.values()],
         }
-
-
-def _encode_clip(path: Path, images: list[np.ndarray], stamps: list[int], rotation: int = 0) -> None:
-    """A small lossless H.264 clip (time base 1/25) with the given frames, timestamps, rotation."""
-    h, w = images[0].shape[:2]
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt, s.options = w, h, "yuv444p", {"crf": "0"}
-        s.codec_context.time_base = s.time_base = Fraction(1, 25)
-        if rotation:
-            s.set_display_rotation(rotation)
-        for image, pts in zip(images, stamps, strict=True):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = pts
-            c.mux(s.encode(frame))
-        c.mux(s.encode(None))
 
 
 def _predict(ckpt: Path, video: Path, out: Path, *extra: str):
@@ -249,7 +232,7 @@ def test_variable_frame_rate_timestamps_are_kept(ckpt, tmp_path):
     """A clip whose frame durations vary keeps every timestamp."""
     src = tmp_path / "vfr.mp4"
     stamps = [0, 1, 2, 4, 5, 8, 9, 10, 14, 15]  # in 1/25 s
-    _encode_clip(src, [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(10)], stamps)
+    encode_clip(src, [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(10)], stamps)
     out = tmp_path / "out.mp4"
     _predict(ckpt, src, out)
 
@@ -267,7 +250,7 @@ def test_rotation_metadata_and_orientation_are_kept(identity_ckpt, tmp_path, rot
     coded = np.zeros((32, 64, 3), np.uint8)
     coded[:8, :16] = 255  # a mark in the coded top-left corner
     src = tmp_path / "rot.mp4"
-    _encode_clip(src, [coded] * 3, [0, 1, 2], rotation=rotation)
+    encode_clip(src, [coded] * 3, [0, 1, 2], rotation=rotation)
     out = tmp_path / "out.mp4"
     _predict(identity_ckpt, src, out)
     with av.open(str(out)) as c:

@@ -23,15 +23,15 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 def iter_frames(path: str, what: str, size: int | None, limit: int | None) -> tuple[int, Iterator]:
     """Frame count and an iterator of HxWx3 float32 RGB frames at short side `size`."""
     from vst.io import open_frames
+    from vst.io.frames import iter_batches
     from vst.io.image import resize_short_side
 
     source = open_frames(path, what)
     n = len(source) if limit is None else min(len(source), int(limit))
 
     def frames():
-        for start in range(0, n, 8):
-            batch = resize_short_side(source.read(list(range(start, min(n, start + 8)))), size)
-            yield from batch.permute(0, 2, 3, 1).numpy()
+        for batch in iter_batches(source, 8, n):
+            yield from resize_short_side(batch, size).permute(0, 2, 3, 1).numpy()
 
     return n, frames()
 

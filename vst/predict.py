@@ -184,8 +184,8 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
     batch = int(cfg.batch_size)
 
     def read(emit):
-        for start in range(0, n, batch):
-            emit(source.read_rgb8(list(range(start, min(n, start + batch)))))
+        for frames in source.iter_rgb8(batch):
+            emit(frames)
 
     with VideoWriter(out, info, width, height, cfg.codec, cfg.crf, cfg.preset) as writer, \
             tqdm(total=n, unit="frame", desc="grading", dynamic_ncols=True) as bar:

@@ -1,4 +1,4 @@
-"""Shots of a clip (PySceneDetect's ContentDetector on decord frames) and the keyframes to
+"""Shots of a clip (PySceneDetect's ContentDetector on the clip's frames) and the keyframes to
 train on: one model must grade every shot, so it trains on every shot.
 
 Keyframes: the middle frame of each shot (the frame most like the rest of its shot: the
@@ -47,11 +47,11 @@ def detect_shots(frames: FrameSource, threshold: float = 27.0, min_len: int = 15
                  batch: int = 32) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still)."""
     n = len(frames)
-    if n < 2 or not hasattr(frames, "read_rgb8"):
+    if n < 2 or not hasattr(frames, "iter_rgb8"):
         return [(0, n)]
     detector = ShotDetector(threshold, min_len)
-    for start in range(0, n, batch):
-        for rgb in frames.read_rgb8(list(range(start, min(n, start + batch)))):
+    for rgbs in frames.iter_rgb8(batch):
+        for rgb in rgbs:
             detector.add(rgb)
     return detector.shots()
 

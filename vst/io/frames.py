@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -10,7 +11,7 @@ import torch
 
 from vst.errors import VstError
 from vst.io.image import IMAGE_SUFFIXES, is_image_path, load_image
-from vst.io.video import VideoFrames
+from vst.io.video import VideoFrames, uint8_to_float
 
 
 class FrameSource(Protocol):
@@ -81,3 +82,14 @@ def open_frames(path: str | Path, what: str = "video") -> FrameSource:
     if Path(path).is_dir():
         return FolderFrames(path, what)
     return VideoFrames(path, what)
+
+
+def iter_batches(source: FrameSource, batch: int, stop: int | None = None) -> Iterator[torch.Tensor]:
+    """Frames 0..stop-1 (all by default) in order, as Nx3xHxW float batches in [0, 1]. A video
+    is streamed (memory holds one batch); images are read by index."""
+    if isinstance(source, VideoFrames):
+        yield from (uint8_to_float(b) for b in source.iter_rgb8(batch, stop))
+        return
+    n = len(source) if stop is None else min(len(source), stop)
+    for start in range(0, n, batch):
+        yield source.read(list(range(start, min(n, start + batch))))

@@ -150,26 +150,16 @@ class _Grader:
     def __call__(self, frames):
         """Nx3xHxW float [0, 1] tensor or NxHxWx3 uint8 array -> NxHxWx3 uint8 array."""
         from vst.io.image import resize_short_side
+        from vst.io.video import uint8_to_float
 
         torch = self.torch
         if isinstance(frames, np.ndarray):
-            frames = self._to_float(frames)
+            frames = uint8_to_float(frames)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
                                                     torch.float32, enabled=self.dtype is not None):
             x = resize_short_side(frames.to(self.device, non_blocking=True), self.size)
             y = self.generator(x.contiguous(memory_format=self.layout), self.work_size)
             return y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
-    def _to_float(self, rgb8: np.ndarray):
-        """uint8 frames -> float [0, 1] in one buffer reused batch after batch: a fresh 50 MB
-        tensor per 1080p batch fragments the heap until memory grows with the clip's length."""
-        torch = self.torch
-        shape = (rgb8.shape[0], rgb8.shape[3], rgb8.shape[1], rgb8.shape[2])
-        if getattr(self, "_buffer", None) is None or self._buffer.shape != shape:
-            self._buffer = torch.empty(shape, memory_format=self.layout)
-        self._buffer.copy_(torch.from_numpy(rgb8).permute(0, 3, 1, 2)).div_(255.0)
-        return self._buffer
 
 
 def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:

@@ -100,8 +100,8 @@ class KeyframeDataModule(L.LightningDataModule):
             keys = sorted({int(k) % n for k in self.keyframes_asked})
         self.keyframe_indices = keys
         self.val_indices = spread_frames(n, self.num_val, exclude=set(keys)) or keys[:1]
-        frames = source.read(self.keyframe_indices + self.val_indices)
-        frames = resize_short_side(frames, self.size)
+        wanted = self.keyframe_indices + self.val_indices  # one at a time: a clip of many shots
+        frames = torch.cat([resize_short_side(source.read([i]), self.size) for i in wanted])
         self.keyframes = frames[: len(self.keyframe_indices)].contiguous()
         self.val = frames[len(self.keyframe_indices):].contiguous()
         self.style = resize_short_side(load_image(self.style_path, "style").unsqueeze(0),

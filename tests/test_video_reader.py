@@ -17,6 +17,7 @@ def test_streamed_frames_are_the_frames_read_by_index():
     clip = VideoFrames(shared_file("video/mountain_walk.mp4"))
     batches = list(clip.iter_rgb8(batch=8, stop=20))
     assert [len(b) for b in batches] == [8, 8, 4]
+    assert list(clip.iter_rgb8(batch=8, stop=0)) == []
     np.testing.assert_array_equal(np.concatenate(batches), clip.read_rgb8(list(range(20))))
     tail = list(clip.iter_rgb8(batch=64))
     assert sum(len(b) for b in tail) == len(clip) == 250

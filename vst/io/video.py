@@ -102,7 +102,9 @@ class VideoFrames:
         """Frames 0..stop-1 (all by default) in order as NxHxWx3 uint8 batches (upright: the
         pixels `read_rgb8` gives), decoded as they are asked for: memory holds one batch
         whatever the clip's length."""
-        total = self.num_frames if stop is None else min(self.num_frames, stop)
+        total = self.num_frames if stop is None else max(0, min(self.num_frames, stop))
+        if total == 0:
+            return
         frames: list[np.ndarray] = []
         done = 0
         try:

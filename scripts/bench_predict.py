@@ -122,5 +122,6 @@ def main() -> None:
     print(f"peak memory of predict.py at 1080p: {rss_once:.0f} MiB for 288 frames, "
           f"{rss_five:.0f} MiB for the clip 5 times over (1440 frames, 1 minute)")
 
+
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from vst.io.frames import FrameSource
+from vst.io.video import VideoFrames
 
 log = logging.getLogger(__name__)
 _DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail
@@ -47,7 +48,7 @@ def detect_shots(frames: FrameSource, threshold: float = 27.0, min_len: int = 15
                  batch: int = 32) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still)."""
     n = len(frames)
-    if n < 2 or not hasattr(frames, "iter_rgb8"):
+    if n < 2 or not isinstance(frames, VideoFrames):  # a still or a folder: one shot
         return [(0, n)]
     detector = ShotDetector(threshold, min_len)
     for rgbs in frames.iter_rgb8(batch):

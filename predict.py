@@ -1,6 +1,10 @@
 """Grade a video with a trained checkpoint: python predict.py ckpt=best.ckpt video=clip.mp4."""
 
-from vst.predict import main
+from vst.cli import keep_freed_memory
+
+keep_freed_memory()  # re-runs this process with glibc's allocator tuned, before the heavy imports
+
+from vst.predict import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ how to make a small clip."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from fractions import Fraction
@@ -69,6 +70,23 @@ def logged_hparams(log_dir: Path) -> dict[str, object]:
     return out
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 1 MiB tmpfs: writing more than that fails with ENOSPC, as on a full disk."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command here to make a small tmpfs to fill up")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up here ({mounted.stderr.strip()[:100]})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
 def encode_clip(path: Path, images: list[np.ndarray], stamps: list[int], rotation: int = 0) -> None:
     """A small lossless H.264 clip (time base 1/25) with the given frames, timestamps, rotation."""
     h, w = images[0].shape[:2]
@@ -83,3 +101,25 @@ def encode_clip(path: Path, images: list[np.ndarray], stamps: list[int], rotatio
             frame.pts = pts
             c.mux(s.encode(frame))
         c.mux(s.encode(None))
+
+
+def write_clip(path: Path, stamps: list[int], time_base: Fraction, codec: str = "libx264",
+               pix_fmt: str = "yuv420p", size: tuple[int, int] = (64, 48), streams: int = 1) -> None:
+    """A small clip with frames at `stamps`; with `streams` > 1, video stream k (0-based) is
+    k+1 times as large and holds 1/(k+1) of the frames."""
+    w, h = size
+    with av.open(str(path), "w") as c:
+        outs = []
+        for k in range(streams):
+            s = c.add_stream(codec, rate=25)
+            s.width, s.height, s.pix_fmt = w * (k + 1), h * (k + 1), pix_fmt
+            s.time_base = s.codec_context.time_base = time_base
+            outs.append(s)
+        for k, s in enumerate(outs):
+            for i, pts in enumerate(stamps[: len(stamps) // (k + 1)]):
+                rgb = np.full((s.height, s.width, 3), (i * 23) % 256, np.uint8)
+                rgb[: s.height // 2, : s.width // 3] = 255 - rgb[0, 0]
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts = pts
+                c.mux(s.encode(frame))
+            c.mux(s.encode(None))

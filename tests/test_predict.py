@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -12,7 +13,15 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from tests.conftest import ROOT, TINY, assert_user_error, encode_clip, run_cli, shared_file
+from tests.conftest import (
+    ROOT,
+    TINY,
+    assert_user_error,
+    encode_clip,
+    run_cli,
+    shared_file,
+    write_clip,
+)
 from vst.models.hrnet import HRNet
 
 
@@ -77,6 +86,13 @@ def test_720p_aac51_keeps_frames_rate_size_and_audio_packets(ckpt, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def _frame_times(path: Path) -> list[float]:
+    """Every decoded frame's presentation time in seconds, as a player shows it."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return [round(float(f.pts * v.time_base), 6) for f in c.decode(v)]
+
+
 @pytest.mark.parametrize("ext", ["mov", "mkv", "webm", "avi"])
 def test_other_containers_round_trip(ckpt, tmp_path, ext):
     video = shared_file(f"video/formats/demo.{ext}")
@@ -86,6 +102,10 @@ def test_other_containers_round_trip(ckpt, tmp_path, ext):
     assert dst["format"] == src["format"]
     assert dst["frames"] == src["frames"] == 1441
     assert len(dst["audio"]) == 1 and dst["audio_md5"] == src["audio_md5"]
+    if ext != "avi":  # AVI keeps no presentation times: FFmpeg guesses them on reading
+        # every frame at its own time, so the copied audio stays in sync (mkv: B-frames, a
+        # first packet at pts 0 without dts, once dropped and every frame shown one late)
+        assert _frame_times(out) == _frame_times(video)
 
 
 def test_1080p_round_trip_at_full_size(ckpt, tmp_path):
@@ -132,7 +152,7 @@ def test_still_and_folder_of_frames(ckpt, tmp_path):
         Image.fromarray(np.full((20, 30, 3), 20 * i, np.uint8)).save(frames / f"f_{i}.png")
     out = tmp_path / "graded"
     _predict(ckpt, frames, out)
-    assert sorted(p.name for p in out.iterdir()) == ["f_1.png", "f_10.png", "f_2.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".vst-output", "f_1.png", "f_10.png", "f_2.png"]
 
 
 def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
@@ -159,6 +179,25 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
 
 
+def test_a_file_missing_frames_never_takes_the_output_name(identity_ckpt, tmp_path, monkeypatch):
+    """The encoded file is counted before the rename: one that holds fewer frames than were
+    graded (a muxer that dropped some) is refused and removed."""
+    from vst import predict as predict_module
+    from vst.errors import VstError
+    from vst.io import video
+
+    monkeypatch.setattr(video, "count_frames", lambda path: 49)
+    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
+    for key in ("defaults", "hydra"):
+        cfg.pop(key)
+    out = tmp_path / "out.mp4"
+    cfg.ckpt, cfg.output = str(identity_ckpt), str(out)
+    cfg.video = str(ROOT / "samples" / "mountain_walk_2s.mp4")
+    with pytest.raises(VstError, match="holds 49 of the 50 frames"):
+        predict_module.predict(cfg)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_any_damaged_checkpoint_is_a_clear_error(identity_ckpt, tmp_path):
     """Random bytes make the unpickler raise all sorts of exceptions; each must become a VstError."""
     from vst.checkpoint import load_generator
@@ -178,7 +217,9 @@ def test_any_damaged_checkpoint_is_a_clear_error(identity_ckpt, tmp_path):
 @pytest.mark.parametrize("case", ["missing_ckpt", "corrupt_ckpt", "foreign_ckpt", "wrong_weights",
                                   "zero_byte_video", "truncated_video", "not_a_video",
                                   "output_exists", "output_folder_missing", "bad_extension",
-                                  "codec_container_mismatch", "output_is_input"])
+                                  "codec_container_mismatch", "output_is_input",
+                                  "corrupt_first_frames", "output_is_a_folder", "number_as_path",
+                                  "list_as_path", "unquoted_non_ascii"])
 def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
     video = shared_file("video/mountain_walk.mp4")
     (tmp_path / "corrupt.ckpt").write_bytes(np.random.default_rng(0).bytes(2000))
@@ -189,6 +230,8 @@ def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
     (tmp_path / "cut.mp4").write_bytes(video.read_bytes()[: video.stat().st_size // 3])
     (tmp_path / "text.mp4").write_text("not a video")
     (tmp_path / "exists.mp4").write_bytes(b"precious")
+    (tmp_path / "folder.mp4").mkdir()
+    _corrupt_first_packets(video, tmp_path / "damaged.mp4")
     out = tmp_path / "out.mp4"
     args, needles = {
         "missing_ckpt": ([f"ckpt={tmp_path / 'nope.ckpt'}", f"video={video}"], ["nope.ckpt"]),
@@ -213,12 +256,32 @@ def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
                                       "codec=prores"], ["prores"]),
         "output_is_input": ([f"ckpt={ckpt}", f"video={video}", f"output={video}",
                              "overwrite=true"], ["is the input"]),
+        "corrupt_first_frames": ([f"ckpt={ckpt}", f"video={tmp_path / 'damaged.mp4'}"],
+                                 ["damaged.mp4", "first frame could not be decoded"]),
+        "output_is_a_folder": ([f"ckpt={ckpt}", f"video={video}", f"output={tmp_path / 'folder.mp4'}",
+                                "overwrite=true"], ["folder.mp4", "is an existing folder"]),
+        "number_as_path": ([f"ckpt={ckpt}", "video=0.10"], ["video=0.1", "was read as a float",
+                                                             "quotes"]),
+        "list_as_path": ([f"ckpt={ckpt}", "video=[a.mp4,b.mp4]"], ["was read as a list"]),
+        "unquoted_non_ascii": ([f"ckpt={ckpt}", f"video={tmp_path / 'vidéo.mp4'}"],
+                               ["vidéo.mp4", "quotes", "README"]),
     }[case]
     before = sorted(tmp_path.iterdir())
     result = run_cli("predict.py", *args)
     assert_user_error(result, *needles)
     assert sorted(tmp_path.iterdir()) == before  # nothing written
     assert (tmp_path / "exists.mp4").read_bytes() == b"precious"
+
+
+def _corrupt_first_packets(video: Path, out: Path) -> None:
+    """A copy of `video` whose first two video packets are noise (their headers kept)."""
+    data = bytearray(video.read_bytes())
+    with av.open(str(video)) as c:
+        packets = [p for _, p in zip(range(2), c.demux(video=0), strict=False)]
+    rng = np.random.default_rng(0)
+    for p in packets:
+        data[p.pos + 4: p.pos + p.size] = rng.integers(0, 256, p.size - 4, np.uint8).tobytes()
+    out.write_bytes(bytes(data))
 
 
 def test_overwrite_true_replaces_an_existing_output(ckpt, tmp_path):
@@ -287,3 +350,143 @@ def test_sigterm_leaves_no_file_behind(ckpt, tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-2000:]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, stamps, time_base, codec, pix_fmt", [
+    ("vfr.mkv", [0, 40, 80, 160, 200, 320, 360, 400, 560, 600], Fraction(1, 1000), "libx264", "yuv420p"),
+    ("bframes.mp4", list(range(40)), Fraction(1, 25), "libx264", "yuv420p"),
+    ("hevc10.mkv", list(range(30)), Fraction(1, 25), "libx265", "yuv420p10le"),
+    ("late_start.mov", list(range(7, 37)), Fraction(1, 25), "libx264", "yuv420p"),
+])
+def test_every_frame_keeps_its_time(identity_ckpt, tmp_path, name, stamps, time_base, codec, pix_fmt):
+    src = tmp_path / name
+    write_clip(src, stamps, time_base, codec, pix_fmt)
+    out = tmp_path / f"out{src.suffix}"
+    _predict(identity_ckpt, src, out)
+    times = _frame_times(src)
+    assert len(times) == len(stamps)
+    assert _frame_times(out) == times
+
+
+def test_odd_sizes_are_kept_exactly(identity_ckpt, tmp_path):
+    """4:2:0 cannot hold 501x281: the frame is encoded 4:4:4, not padded to 502x282."""
+    src = tmp_path / "odd.mkv"
+    write_clip(src, list(range(5)), Fraction(1, 25), "ffv1", "yuv444p", size=(501, 281))
+    for out, codec, pix_fmt in ((tmp_path / "odd.mp4", "auto", "yuv444p"),
+                                (tmp_path / "odd.mov", "prores", "yuv444p12le")):  # 4444 decodes 12-bit
+        result = _predict(identity_ckpt, src, out, f"codec={codec}")
+        assert "4:4:4" in result.stdout + result.stderr
+        with av.open(str(out)) as c:
+            cc = c.streams.video[0].codec_context
+            assert (cc.width, cc.height, cc.pix_fmt) == (501, 281, pix_fmt)
+            graded = next(c.decode(video=0)).to_ndarray(format="rgb24")
+        with av.open(str(src)) as c:
+            source = next(c.decode(video=0)).to_ndarray(format="rgb24")
+        assert _psnr(source, graded) > 35
+
+
+def test_the_same_video_stream_is_read_everywhere(identity_ckpt, tmp_path):
+    """Two video streams: FFmpeg's best one (here the first, 40 frames) is graded whole and
+    named in the log; decord, left to itself, would pick the other."""
+    src = tmp_path / "two.mp4"
+    write_clip(src, list(range(40)), Fraction(1, 25), size=(96, 64), streams=2)
+    out = tmp_path / "out.mp4"
+    import decord
+
+    assert len(decord.VideoReader(str(src))) != 40  # the file where the choice matters
+    result = _predict(identity_ckpt, src, out)
+    assert "2 video streams: reading stream #0" in result.stdout + result.stderr
+    with av.open(str(out)) as c:
+        assert len(c.streams.video) == 1
+        assert (c.streams.video[0].frames, c.streams.video[0].codec_context.width) == (40, 96)
+
+
+def test_a_gif_is_graded(identity_ckpt, tmp_path):
+    src = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (40, 30), (60 * i, 20, 200)) for i in range(4)]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100)
+    out = tmp_path / "anim.mp4"
+    _predict(identity_ckpt, src, out)
+    assert _frame_times(out) == [0.0, 0.1, 0.2, 0.3]
+
+
+def test_images_with_the_same_stem_are_all_graded(identity_ckpt, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("RGB", (32, 24), (200, 0, 0)).save(frames / "x.jpg", quality=95)
+    Image.new("RGB", (32, 24), (0, 200, 0)).save(frames / "x.png")
+    Image.new("RGB", (32, 24), (0, 0, 200)).save(frames / "y.png")
+    out = tmp_path / "graded"
+    _predict(identity_ckpt, frames, out)
+    assert sorted(p.name for p in out.iterdir()) == [".vst-output", "x.jpg.png", "x.png.png", "y.png"]
+    assert np.asarray(Image.open(out / "x.jpg.png"))[0, 0, 0] > 150
+    assert np.asarray(Image.open(out / "x.png.png"))[0, 0, 1] > 150
+
+
+def test_a_folder_output_never_replaces_the_input_or_what_vst_did_not_write(identity_ckpt, tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "frames").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (32, 24), (40 * i, 0, 0)).save(proj / "frames" / f"f_{i}.png")
+    (proj / "notes.txt").write_text("keep")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    # the command that once deleted all of proj/
+    result = run_cli("predict.py", f"ckpt={identity_ckpt}", f"video={proj / 'frames'}",
+                     f"output={proj}", "overwrite=true")
+    assert_user_error(result, "holds the input")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep")
+    result = run_cli("predict.py", f"ckpt={identity_ckpt}", f"video={proj / 'frames'}",
+                     f"output={other}", "overwrite=true")
+    assert_user_error(result, "vst did not write")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == sorted(
+        [*before, Path("other"), Path("other/mine.txt")])
+    assert (proj / "notes.txt").read_text() == "keep"
+    graded = tmp_path / "graded"  # a folder vst wrote is replaced whole on request
+    _predict(identity_ckpt, proj / "frames", graded)
+    (graded / "f_9.png").write_bytes(b"stale")
+    _predict(identity_ckpt, proj / "frames", graded, "overwrite=true")
+    assert sorted(p.name for p in graded.iterdir()) == [".vst-output", "f_0.png", "f_1.png", "f_2.png"]
+
+
+def test_two_predicts_to_one_output_leave_the_whole_file_of_the_one_that_succeeded(ckpt, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.mp4"
+    first = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), f"ckpt={ckpt}",
+                              f"video={shared_file('video/mountain_walk.mp4')}", f"output={out}"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / ".out.mp4.vst-lock").exists():
+        time.sleep(0.1)
+    second = run_cli("predict.py", f"ckpt={ckpt}", f"video={shared_file('video/formats/demo.mkv')}",
+                     f"output={out}", "overwrite=true")
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr[-2000:]
+    if second.returncode == 0:  # it started after the first had finished: then it replaced it whole
+        assert _probe(out)["frames"] == 1441
+    else:
+        assert_user_error(second, "being written by another vst job")
+        assert _probe(out)["frames"] == 250 and _probe(out)["size"] == (500, 280)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_a_planted_symlink_is_not_followed(identity_ckpt, tmp_path):
+    victim = tmp_path / "victim.mp4"
+    victim.write_bytes(b"precious")
+    (tmp_path / ".out.partial.mp4").symlink_to(victim)  # the old fixed temporary name
+    out = tmp_path / "out.mp4"
+    _predict(identity_ckpt, ROOT / "samples" / "mountain_walk_2s.mp4", out)
+    assert victim.read_bytes() == b"precious"
+    assert _probe(out)["frames"] == 50
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(identity_ckpt, full_disk):
+    out = full_disk / "out.mp4"
+    result = run_cli("predict.py", f"ckpt={identity_ckpt}",
+                     f"video={shared_file('video/mountain_walk.mp4')}", f"output={out}", "crf=0")
+    assert_user_error(result, "out.mp4", "no space left")
+    assert list(full_disk.iterdir()) == []

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 
 from tests.conftest import (
+    ROOT,
     TINY,
     assert_user_error,
     logged_hparams,
     read_tensorboard,
     run_cli,
     shared_file,
+    write_clip,
 )
+
+SAMPLE_VIDEO, SAMPLE_STYLE = ROOT / "samples" / "mountain_walk_2s.mp4", ROOT / "samples" / "in47_360.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +168,20 @@ def _audio_only(path):
 
 @pytest.mark.parametrize("case", ["missing_video", "missing_style", "zero_byte", "not_a_video",
                                   "no_video_stream", "bad_style", "keyframe_past_end",
-                                  "unknown_key", "no_video_given", "bad_value"])
-def test_bad_input_stops_with_one_clear_line(case, clip, tmp_path):
-    video, style = clip
+                                  "unknown_key", "no_video_given", "bad_value", "tiny_style_for_vgg",
+                                  "mixed_size_folder", "number_as_path", "resume_weights_only",
+                                  "resume_truncated", "resume_empty_folder"])
+def test_bad_input_stops_with_one_clear_line(case, tmp_path):
+    from PIL import Image
+
+    video, style = SAMPLE_VIDEO, SAMPLE_STYLE  # bundled: runs anywhere, 50 frames to scan
+    Image.new("RGB", (8, 8), (0, 0, 200)).save(tmp_path / "tiny.png")
+    (tmp_path / "mixed").mkdir()
+    Image.new("RGB", (64, 48)).save(tmp_path / "mixed" / "a.png")
+    Image.new("RGB", (48, 64)).save(tmp_path / "mixed" / "b.png")
+    torch.save({"state_dict": {}, "vst": {"model": {"name": "hrnet"}}}, tmp_path / "weights.ckpt")
+    (tmp_path / "cut.ckpt").write_bytes((tmp_path / "weights.ckpt").read_bytes()[:200])
+    (tmp_path / "nothing").mkdir()
     args, needles = {
         "missing_video": ([f"video={tmp_path / 'nope.mp4'}", f"style={style}"],
                           ["nope.mp4", "does not exist"]),
@@ -178,17 +195,104 @@ def test_bad_input_stops_with_one_clear_line(case, clip, tmp_path):
                             ["sound.m4a", "no video stream"]),
         "bad_style": ([f"video={video}", f"style={tmp_path / 'text.mp4'}"],
                       ["text.mp4", "not a readable image"]),
-        "keyframe_past_end": ([f"video={video}", f"style={style}", "keyframes=250"],
-                              ["keyframes=250", "past the end", "250 frames"]),
+        "keyframe_past_end": ([f"video={video}", f"style={style}", "keyframes=50"],
+                              ["keyframes=50", "past the end", "50 frames"]),
         "unknown_key": ([f"video={video}", f"style={style}", "loss.stlye_weight=1"],
                         ["unknown config key", "loss.stlye_weight"]),
         "no_video_given": ([f"style={style}"], ["video= is required"]),
         "bad_value": ([f"video={video}", f"style={style}", "data.size=big"], ["data.size"]),
+        "tiny_style_for_vgg": ([f"video={video}", f"style={tmp_path / 'tiny.png'}"],
+                               ["tiny.png", "8x8", "at least 16 px"]),
+        "mixed_size_folder": ([f"video={tmp_path / 'mixed'}", f"style={style}", "loss=color"],
+                              ["mixed", "differ in size", "a.png", "b.png"]),
+        "number_as_path": (["video=123", f"style={style}"], ["video=123", "was read as a int"]),
+        "resume_weights_only": ([f"video={video}", f"style={style}",
+                                 f"resume={tmp_path / 'weights.ckpt'}"], ["weights only", "last.ckpt"]),
+        "resume_truncated": ([f"video={video}", f"style={style}", f"resume={tmp_path / 'cut.ckpt'}"],
+                             ["cut.ckpt", "not a readable checkpoint"]),
+        "resume_empty_folder": ([f"video={video}", f"style={style}", f"resume={tmp_path / 'nothing'}"],
+                                ["holds no last.ckpt"]),
     }[case]
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "text.mp4").write_text("this is not a video")
     _audio_only(tmp_path / "sound.m4a")
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / "new" / "run"
     result = run_cli("train.py", *TINY, *args, f"hydra.run.dir={run_dir}")
     assert_user_error(result, *needles)
-    assert not (run_dir / "last.ckpt").exists()
+    assert not (tmp_path / "new").exists()  # no empty run folder left behind
+
+
+def test_ctrl_c_saves_last_ckpt_and_resume_continues_from_its_step(clip, tmp_path):
+    """SIGINT mid-training (long before the first validation): last.ckpt is saved after the
+    current step, the resume command is printed, exit 130; resume= goes on from that step
+    with the optimiser's state, in the same run folder."""
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    video, style = clip
+    run_dir = tmp_path / "run"
+    args = [f"video={video}", f"style={style}", "loss=color", *TINY[1:], "log.val_every=1000"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, "trainer.max_steps=1000",
+                             f"hydra.run.dir={run_dir}"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and "training 1000 steps" not in _read(run_dir / "train.log"):
+        time.sleep(0.2)
+    time.sleep(3)  # a few steps in
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "vst: interrupted" in stderr and "Traceback" not in stderr
+    step = torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"]
+    assert 0 < step < 1000
+    command = shlex.split(stderr.split("continue with:")[1].strip().splitlines()[0])
+    assert command[-1] == f"resume={run_dir / 'last.ckpt'}" and "trainer.max_steps=1000" in command
+
+    result = run_cli("train.py", *args, f"trainer.max_steps={step + 3}", f"resume={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = torch.load(run_dir / "last.ckpt", weights_only=True)
+    assert last["global_step"] == step + 3
+    adam_steps = {float(s["step"]) for s in last["optimizer_states"][0]["state"].values()}
+    assert adam_steps == {step + 3.0}  # the optimiser went on, it did not start again
+    events = sorted(read_tensorboard(run_dir / "tensorboard").Scalars("train/loss"),
+                    key=lambda e: e.wall_time)
+    resumed = [e.step for e in events[step:]]  # the resumed run's 3 points, in the same log
+    # (Lightning saves its logging counter one behind when it checkpoints in validation)
+    assert len(resumed) == 3 and resumed == sorted(resumed) and resumed[0] >= step - 1
+
+
+def _read(path):
+    return path.read_text() if path.exists() else ""
+
+
+def test_a_used_run_folder_is_refused_and_left_as_it_was(trained, clip):
+    run_dir, _ = trained
+    video, style = clip
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    result = run_cli("train.py", f"video={video}", f"style={style}", *TINY, f"hydra.run.dir={run_dir}")
+    assert_user_error(result, "already holds the checkpoints", "resume=")
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+def test_training_reads_the_one_video_stream_prediction_reads(tmp_path):
+    """Two video streams (40 and 20 frames): shots, keyframes and held-out frames all come from
+    FFmpeg's best stream, the one predict grades, not from the one decord would pick."""
+    src = tmp_path / "two.mp4"
+    write_clip(src, list(range(40)), Fraction(1, 25), size=(96, 64), streams=2)
+    result = run_cli("train.py", f"video={src}", f"style={shared_file('style/in47.png')}", "loss=color",
+                     *TINY[1:], "trainer.max_steps=2", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "2 video streams: reading stream #0" in log
+    assert "keyframes [20] of 40" in log and "training size 72x48" in log
+
+
+def test_a_full_disk_during_training_is_one_line(clip, full_disk):
+    video, style = clip
+    result = run_cli("train.py", f"video={video}", f"style={style}", "loss=color", *TINY[1:],
+                     "trainer.max_steps=20", "log.val_every=5", f"hydra.run.dir={full_disk / 'run'}")
+    assert_user_error(result, "no space left")
+    assert not list(full_disk.rglob("*.partial*"))  # no half-written checkpoint either

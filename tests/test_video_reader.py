@@ -1,9 +1,12 @@
-"""Reading video: streamed whole-clip passes give decord's frames, and do not decode ahead."""
+"""Reading video: streamed whole-clip passes give decord's frames with their own timestamps, do
+not decode ahead, and frames read by index are the same with or without decord."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -60,3 +63,25 @@ def test_a_slow_consumer_does_not_make_the_reader_decode_ahead():
     next(frames)
     grown = _rss_mib() - before
     assert grown < 300, f"resident memory grew by {grown:.0f} MiB while one batch was graded"
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mountain_walk_2s.mp4"
+
+
+def test_frames_come_with_their_own_timestamps():
+    clip = VideoFrames(SAMPLE)
+    stamps = [pts for _, batch in clip.iter_timed(batch=16) for pts in batch]
+    with av.open(str(SAMPLE)) as c:
+        assert stamps == [f.pts for f in c.decode(video=0)]
+    assert len(stamps) == len(clip) == 50 and stamps == sorted(set(stamps))
+
+
+def test_reading_by_index_without_decord_gives_decord_s_frames():
+    """Files decord cannot be trusted with (several video streams) or cannot open (GIF) are
+    read by index with PyAV: the same pixels, frame for frame."""
+    by_decord = VideoFrames(SAMPLE)
+    by_pyav = VideoFrames(SAMPLE)
+    by_pyav._decord = False  # as for a file with two video streams
+    picks = [0, 7, 7, 31, 49]
+    np.testing.assert_array_equal(by_pyav.read_rgb8(picks), by_decord.read_rgb8(picks))
+    assert len(by_pyav) == len(by_decord) == 50

@@ -6,10 +6,17 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from hydra.errors import HydraException
+from hydra.errors import HydraException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from vst.errors import VstError, report_user_errors
+
+QUOTING_HELP = ("put a value with non-ASCII letters or any of = , [ ] { } ( ) ' \" ~ "
+                "in quotes, e.g. \"video='my clip, v2.mp4'\" (README: File names that need quotes)")
 
 # glibc hands freed tensor memory back to the OS and faults it in again on the next step;
 # keeping it measured 1.14x (256 px) to 1.89x (512 px) faster fp32 training on CPU
@@ -26,8 +33,41 @@ def keep_freed_memory() -> None:
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
+def path_setting(cfg: DictConfig, key: str, example: str | None = None) -> Path | None:
+    """Setting `key` as a Path; None when it is unset and optional (no `example`). A missing
+    required path, or a value Hydra read as a number, list or mapping, is a one-line error."""
+    value = OmegaConf.select(cfg, key)
+    if value is None or value == "":
+        if example is not None:
+            raise VstError(f"{key}= is required, e.g. {key}={example}")
+        return None
+    if not isinstance(value, str):
+        shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        raise VstError(f"{key}={shown!r} was read as a {type(shown).__name__}, not a file name; "
+                       f"{QUOTING_HELP}")
+    return Path(value).expanduser()
+
+
+def _bad_override() -> str | None:
+    """The first command-line argument Hydra's override grammar cannot read."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in sys.argv[1:]:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            parser.parse_override(arg)
+        except HydraException:  # OverrideParseException, or a token the lexer does not know
+            return arg
+    return None
+
 
 def _one_line(err: BaseException) -> str:
+    if isinstance(err, OverrideParseException) or "LexerNoViableAlt" in str(err):
+        bad = _bad_override()
+        return f"cannot read the setting {bad!r}: {QUOTING_HELP}" if bad else \
+            f"{str(err).splitlines()[0]}; {QUOTING_HELP}"
     unknown = (ConfigKeyError, ConfigAttributeError)
     key_error = err if isinstance(err, unknown) else err.__cause__
     if isinstance(key_error, unknown) and getattr(key_error, "full_key", None):
@@ -50,7 +90,8 @@ def run_hydra_cli(hydra_main: Callable[[], Any]) -> None:
     # our code still end in a full traceback, user mistakes in the config become one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        hydra_main()
+        with report_user_errors():  # mistakes found before the task runs (Hydra callbacks)
+            hydra_main()
     except (HydraException, OmegaConfBaseException) as err:
         print(f"vst: error: {_one_line(err)}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None

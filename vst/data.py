@@ -34,6 +34,11 @@ def spread_frames(num_frames: int, count: int, exclude: set[int]) -> list[int]:
     return sorted({candidates[int(round(p))] for p in picks})
 
 
+def _frame_name(source, i: int) -> str:
+    files = getattr(source, "files", None)
+    return files[i].name if files else f"frame {i}"
+
+
 class _RepeatKeyframes(Dataset):
     """`length` samples cycling through the keyframes (an epoch is as long as the training)."""
 
@@ -60,7 +65,7 @@ class _Frames(Dataset):
 
 
 class KeyframeDataModule(L.LightningDataModule):
-    """Serves keyframes of `video` (decord) for training and other frames for validation."""
+    """Serves keyframes of `video` (read by index) for training and other frames for validation."""
 
     def __init__(
         self,
@@ -101,7 +106,16 @@ class KeyframeDataModule(L.LightningDataModule):
         self.keyframe_indices = keys
         self.val_indices = spread_frames(n, self.num_val, exclude=set(keys)) or keys[:1]
         wanted = self.keyframe_indices + self.val_indices  # one at a time: a clip of many shots
-        frames = torch.cat([resize_short_side(source.read([i]), self.size) for i in wanted])
+        frames = [resize_short_side(source.read([i]), self.size) for i in wanted]
+        sizes: dict[tuple, int] = {}
+        for i, f in zip(wanted, frames, strict=True):
+            sizes.setdefault(tuple(f.shape[-2:]), i)
+        if len(sizes) > 1:
+            (a, i), (b, j) = list(sizes.items())[:2]
+            raise VstError(f"video {str(self.video)!r}: frames differ in size ({_frame_name(source, i)} "
+                           f"is {a[1]}x{a[0]}, {_frame_name(source, j)} {b[1]}x{b[0]} at the training "
+                           "size); a folder is read as the frames of one clip: use images of one size")
+        frames = torch.cat(frames)
         self.keyframes = frames[: len(self.keyframe_indices)].contiguous()
         self.val = frames[len(self.keyframe_indices):].contiguous()
         self.style = resize_short_side(load_image(self.style_path, "style").unsqueeze(0),

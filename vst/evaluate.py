@@ -13,8 +13,9 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from vst.cli import run_hydra_cli
+from vst.cli import path_setting, run_hydra_cli
 from vst.errors import VstError, report_user_errors
+from vst.io.atomic import atomic_file, check_target
 
 log = logging.getLogger("vst")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -210,28 +211,25 @@ def save_plot(curves: dict[str, list[float]], path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_file(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def run(cfg: DictConfig) -> dict:
-    from vst.train import require
-
-    require(cfg, "input", "clip.mp4")
-    require(cfg, "output", "clip_vst.mp4")
-    figures, curves = evaluate(cfg.input, cfg.output, cfg.style, cfg.size, int(cfg.long_range),
-                               cfg.max_frames, cfg.vgg_weights)
-    json_path = Path(cfg.json) if cfg.json else Path(f"{cfg.output}".rstrip("/") + ".metrics.json")
-    plot_path = Path(cfg.plot) if cfg.plot else json_path.with_suffix(".png")
+    source = path_setting(cfg, "input", "clip.mp4")
+    graded = path_setting(cfg, "output", "clip_vst.mp4")
+    style = path_setting(cfg, "style")
+    json_path = path_setting(cfg, "json") or Path(f"{graded}".rstrip("/") + ".metrics.json")
+    plot_path = path_setting(cfg, "plot") or json_path.with_suffix(".png")
     for p in (json_path, plot_path):
-        if not p.resolve().parent.is_dir():
-            raise VstError(f"folder {str(p.resolve().parent)!r} does not exist")
-    tmp = json_path.with_name(f".{json_path.name}.partial")
-    tmp.write_text(json.dumps({"input": str(cfg.input), "output": str(cfg.output),
-                               "style": cfg.style, "size": cfg.size, **figures}, indent=2))
-    tmp.replace(json_path)
+        check_target(p, overwrite=True, what="figures file")
+    figures, curves = evaluate(source, graded, style, cfg.size, int(cfg.long_range),
+                               cfg.max_frames, cfg.vgg_weights)
+    with atomic_file(json_path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"input": str(source), "output": str(graded),
+                                   "style": None if style is None else str(style), "size": cfg.size,
+                                   **figures}, indent=2))
     save_plot(curves, plot_path, f"{Path(cfg.output).name} vs {Path(cfg.input).name}")
     width = max(len(k) for k in figures)
     for key, value in figures.items():

@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from vst import __version__
+from vst.checkpoint import CHECKPOINT_KEY
 from vst.losses.objective import Objective
 from vst.models.hrnet import build_generator
-
-CHECKPOINT_KEY = "vst"  # where a checkpoint keeps what predict needs to rebuild the generator
 
 
 class StyleTransferModule(L.LightningModule):

@@ -1,6 +1,6 @@
 """Prediction entry point: checkpoint + video -> graded video, streamed frame batch by batch.
 
-    read frames (decord, reader thread) -> generator (main thread) -> encode (PyAV, writer thread)
+    read frames (PyAV, reader thread) -> generator (main thread) -> encode (PyAV, writer thread)
 
 Bounded queues between the stages keep memory constant whatever the clip length, and let
 decoding, inference and encoding overlap so the slowest stage sets the pace.
@@ -9,9 +9,7 @@ decoding, inference and encoding overlap so the slowest stage sets the pace.
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +19,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from vst.cli import run_hydra_cli
+from vst.cli import path_setting, run_hydra_cli
 from vst.errors import VstError, report_user_errors
 
 log = logging.getLogger("vst")
@@ -88,34 +86,30 @@ class _Sink(threading.Thread):
             raise self.error
 
 
-def _default_output(cfg: DictConfig, source_path: Path, kind: str) -> Path:
+def _default_output(ckpt: Path, source_path: Path, kind: str) -> Path:
     from vst.io.writer import CONTAINERS
 
-    folder = Path(cfg.ckpt).expanduser().resolve().parent
-    name = source_path.name.rstrip("/") if kind == "folder" else source_path.stem
+    folder = ckpt.resolve().parent
     if kind == "folder":
-        return folder / f"{name}_vst"
+        return folder / f"{source_path.name}_vst"
     if kind == "still":
-        return folder / f"{name}_vst.png"
+        return folder / f"{source_path.stem}_vst.png"
     suffix = source_path.suffix.lower() if source_path.suffix.lower() in CONTAINERS else ".mp4"
-    return folder / f"{name}_vst{suffix}"
+    return folder / f"{source_path.stem}_vst{suffix}"
 
 
-def resolve_output(cfg: DictConfig, source_path: Path, kind: str) -> Path:
-    """Where the result goes; refuses the input itself, existing files, unwritable folders."""
+def resolve_output(cfg: DictConfig, ckpt: Path, source_path: Path, kind: str) -> Path:
+    """Where the result goes; refuses the input itself, what must not be replaced, unwritable
+    folders, a container that cannot hold the codec (checked again when the file is claimed)."""
+    from vst.io.atomic import check_target
     from vst.io.image import IMAGE_SUFFIXES
     from vst.io.writer import codec_for, container_for
 
-    out = Path(cfg.output).expanduser() if cfg.output else _default_output(cfg, source_path, kind)
+    out = path_setting(cfg, "output") or _default_output(ckpt, source_path, kind)
     if out.resolve() == source_path.resolve():
         raise VstError(f"output {str(out)!r} is the input: choose another output")
-    if out.exists() and not cfg.overwrite:
-        raise VstError(f"output {str(out)!r} already exists (pass overwrite=true to replace it)")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise VstError(f"output folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise VstError(f"output folder {str(parent)!r} is not writable")
+    check_target(out, bool(cfg.overwrite), folder=kind == "folder",
+                 protect=source_path if kind == "folder" else None)
     if kind == "video":
         codec_for(container_for(out), cfg.codec, out)
     elif kind == "still" and out.suffix.lower() not in IMAGE_SUFFIXES:
@@ -127,7 +121,7 @@ def resolve_output(cfg: DictConfig, source_path: Path, kind: str) -> Path:
 class _Grader:
     """The generator on its device, with the configured precision and memory layout."""
 
-    def __init__(self, cfg: DictConfig):
+    def __init__(self, cfg: DictConfig, ckpt: Path):
         import torch
 
         from vst.checkpoint import load_generator
@@ -139,7 +133,7 @@ class _Grader:
         self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
         self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.size = cfg.size
-        generator, meta = load_generator(cfg.ckpt)
+        generator, meta = load_generator(ckpt)
         self.generator = generator.to(self.device, memory_format=self.layout)
         self.work_size = cfg.work_size
         if cfg.work_size == "auto":  # the size the network trained at (older checkpoints: data.size)
@@ -165,88 +159,96 @@ class _Grader:
 def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
     from tqdm import tqdm
 
+    from vst.io.atomic import atomic_file
     from vst.io.image import short_side_size
-    from vst.io.writer import VideoWriter, inspect_source
+    from vst.io.video import count_frames
+    from vst.io.writer import VideoWriter
 
-    n = len(source)
-    info = inspect_source(source.path, n, source.fps)
-    height, width = short_side_size(source.info.height, source.info.width, cfg.size)
+    info = source.info
+    height, width = short_side_size(info.height, info.width, cfg.size)
     batch = int(cfg.batch_size)
 
     def read(emit):
-        for frames in source.iter_rgb8(batch):
-            emit(frames)
+        for frames, stamps in source.iter_timed(batch):
+            emit((frames, stamps))
 
-    with VideoWriter(out, info, width, height, cfg.codec, cfg.crf, cfg.preset) as writer, \
-            tqdm(total=n, unit="frame", desc="grading", dynamic_ncols=True) as bar:
-        if writer.audio_reencoded:
-            log.warning("the %s container cannot hold the input's audio codec: audio re-encoded",
-                        out.suffix)
-        done = [0]
+    with atomic_file(out, bool(cfg.overwrite)) as tmp:
+        with VideoWriter(tmp, info, width, height, cfg.codec, cfg.crf, cfg.preset) as writer, \
+                tqdm(total=info.frames_hint or None, unit="frame", desc="grading",
+                     dynamic_ncols=True) as bar:
+            if writer.audio_reencoded:
+                log.warning("the %s container cannot hold the input's audio codec: audio re-encoded",
+                            out.suffix)
 
-        def write(frames):
-            for rgb in frames:
-                writer.write(rgb, info.pts[done[0]])
-                done[0] += 1
-                bar.update(1)
+            def write(graded):
+                for rgb, pts in zip(*graded, strict=True):
+                    writer.write(rgb, pts)
+                    bar.update(1)
 
-        reader, encoder = _Stage(read), _Sink(write)
-        reader.start()
-        encoder.start()
-        try:
-            for frames in reader.items():
-                encoder.put(grader(frames))
-            encoder.finish()
-        except BaseException:
-            reader.stop.set()  # the reader stops before its next batch
-            if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
-                encoder.queue.put(_DONE)
-                encoder.join(timeout=30)
-            raise  # VideoWriter.__exit__ then removes the temporary file
-    if done[0] != n:
-        raise VstError(f"video {str(source.path)!r}: wrote {done[0]} of {n} frames")
-    return n
+            reader, encoder = _Stage(read), _Sink(write)
+            reader.start()
+            encoder.start()
+            try:
+                for frames, stamps in reader.items():
+                    encoder.put((grader(frames), stamps))
+                encoder.finish()
+            except BaseException:
+                reader.stop.set()  # the reader stops before its next batch
+                if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
+                    encoder.queue.put(_DONE)
+                    encoder.join(timeout=30)
+                raise  # the writer is aborted and the temporary removed on the way out
+        written = count_frames(tmp)
+        if written != writer.frames:  # checked before the file takes the output's name
+            raise VstError(f"output {str(out)!r}: the encoded file holds {written} of the "
+                           f"{writer.frames} frames graded; nothing was written")
+    return writer.frames
 
 
-def _grade_images(source, grader: _Grader, out: Path, kind: str) -> int:
+def output_names(files: list[Path]) -> list[str]:
+    """The PNG name each input image is written under: its stem, or its whole name where two
+    inputs share a stem (x.jpg and x.png -> x.jpg.png and x.png.png): no result overwrites another."""
+    stems = [f.stem for f in files]
+    names = [f"{f.name if stems.count(f.stem) > 1 else f.stem}.png" for f in files]
+    if len(set(names)) < len(names):
+        names = [f"{f.name}.png" for f in files]
+    return names
+
+
+def _grade_images(cfg: DictConfig, source, grader: _Grader, out: Path, kind: str) -> int:
     from tqdm import tqdm
 
-    from vst.io.image import save_image
+    from vst.io.atomic import atomic_folder
+    from vst.io.image import save_image, write_image
 
     if kind == "still":
-        save_image(grader(source.read([0]))[0], out)
+        save_image(grader(source.read([0]))[0], out, bool(cfg.overwrite))
         return 1
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    names = output_names(source.files)
+    if len(set(f.stem for f in source.files)) < len(names):
+        log.warning("%s holds images with the same name and another extension: they are written "
+                    "under their whole names (x.jpg -> x.jpg.png)", source.path)
+    with atomic_folder(out, bool(cfg.overwrite), protect=source.path) as tmp:
         for i in tqdm(range(len(source)), unit="image", desc="grading", dynamic_ncols=True):
-            save_image(grader(source.read([i]))[0], tmp / f"{source.files[i].stem}.png")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            write_image(grader(source.read([i]))[0], tmp / names[i])
     return len(source)
 
 
 def predict(cfg: DictConfig) -> Path:
     """Grade cfg.video with cfg.ckpt; returns the output path."""
     from vst.io.frames import FolderFrames, StillFrames, open_frames
-    from vst.train import require
 
-    require(cfg, "ckpt", "outputs/.../best.ckpt")
-    require(cfg, "video", "clip.mp4")
-    source = open_frames(cfg.video, "video")
+    ckpt = path_setting(cfg, "ckpt", "outputs/.../best.ckpt")
+    video = path_setting(cfg, "video", "clip.mp4")
+    source = open_frames(video, "video")
     kind = {StillFrames: "still", FolderFrames: "folder"}.get(type(source), "video")
-    out = resolve_output(cfg, Path(cfg.video).expanduser(), kind)
-    grader = _Grader(cfg)
+    out = resolve_output(cfg, ckpt, video, kind)
+    grader = _Grader(cfg, ckpt)
     start = time.perf_counter()
     if kind == "video":
         n = _grade_video(cfg, source, grader, out)
     else:
-        n = _grade_images(source, grader, out, kind)
+        n = _grade_images(cfg, source, grader, out, kind)
     seconds = time.perf_counter() - start
     print(f"graded {n} frame{'s' if n != 1 else ''} in {seconds:.1f} s "
           f"({n / seconds:.2f} frames/s) -> {out}", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,17 +12,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from vst.cli import run_hydra_cli
+from vst.cli import path_setting, run_hydra_cli
 from vst.errors import VstError, report_user_errors
 from vst.losses.objective import TERMS, term_weights
+from vst.runs import discard_if_failed, resume_checkpoint, resume_command
 
 log = logging.getLogger("vst")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
-
-def require(cfg: DictConfig, key: str, example: str) -> None:
-    if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
-        raise VstError(f"{key}= is required, e.g. {key}={example}")
 
 
 def _check_types(cfg: DictConfig) -> None:
@@ -57,7 +54,10 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*litlogger.*")
+    # vst.runs refuses a used run folder itself; resuming in one is meant
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    # training cycles through the keyframes: no position in an epoch to resume from
+    warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before.*")
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
@@ -82,12 +82,15 @@ def train(cfg: DictConfig) -> float:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from vst.checkpointing import AtomicCheckpointIO, LastCheckpoint
     from vst.data import KeyframeDataModule
     from vst.device import resolve_accelerator, resolve_precision
+    from vst.models.vgg import MIN_SIZE
     from vst.module import StyleTransferModule
 
-    require(cfg, "video", "clip.mp4")
-    require(cfg, "style", "still.jpg")
+    video = path_setting(cfg, "video", "clip.mp4")
+    style = path_setting(cfg, "style", "still.jpg")
+    resume = resume_checkpoint(path_setting(cfg, "resume"))
     _check_types(cfg)
     keys = OmegaConf.to_container(cfg.keyframes) if OmegaConf.is_list(cfg.keyframes) else cfg.keyframes
     if not (keys is None or _is_int(keys) or (isinstance(keys, list) and keys and all(map(_is_int, keys)))):
@@ -95,8 +98,6 @@ def train(cfg: DictConfig) -> float:
                        "or null (one per shot)")
     if not term_weights(cfg.loss):
         raise VstError(f"loss={cfg.loss.name}: every loss weight is 0, nothing to train")
-    if cfg.resume and not Path(cfg.resume).is_file():
-        raise VstError(f"resume={cfg.resume!r}: no such checkpoint")
     _quiet_lightning()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     L.seed_everything(cfg.seed, verbose=False)
@@ -104,7 +105,7 @@ def train(cfg: DictConfig) -> float:
 
     max_steps = int(cfg.trainer.max_steps)
     data = KeyframeDataModule(
-        video=cfg.video, style=cfg.style, size=cfg.data.size,
+        video=video, style=style, size=cfg.data.size,
         keyframes=keys,
         keyframes_per_shot=cfg.data.keyframes_per_shot, shot_threshold=cfg.data.shot_threshold,
         style_size=cfg.data.style_size, val_frames=cfg.data.val_frames,
@@ -124,26 +125,43 @@ def train(cfg: DictConfig) -> float:
                      else "ImageNet weights not found, vgg.if_missing=random")
     else:
         log.info("VGG19 weights: %s", module.vgg_source)
+    if module.vgg_source is not None:
+        for what, images in (("style", data.style), ("video", data.keyframes)):
+            if min(images.shape[-2:]) < MIN_SIZE:
+                raise VstError(f"{what} {str(style if what == 'style' else video)!r} is "
+                               f"{images.shape[-1]}x{images.shape[-2]} px for training: the VGG19 "
+                               f"loss needs at least {MIN_SIZE} px on each side (use a larger "
+                               f"{'still' if what == 'style' else 'data.size'} or loss=color)")
 
     accelerator = resolve_accelerator(cfg.trainer.accelerator)
     precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     best = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/loss", mode="min",
                            save_top_k=1, save_weights_only=True, auto_insert_metric_name=False,
                            enable_version_counter=False)
-    last = ModelCheckpoint(dirpath=run_dir, save_top_k=0, save_last=True,
-                           enable_version_counter=False)
+    last = LastCheckpoint(run_dir / "last.ckpt")
     trainer = L.Trainer(
         accelerator=accelerator, devices=1, precision=precision,
         max_steps=max_steps, max_epochs=-1,
         val_check_interval=min(int(cfg.log.val_every), max_steps), check_val_every_n_epoch=None,
         num_sanity_val_steps=0, log_every_n_steps=cfg.trainer.log_every_n_steps,
         logger=TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""),
-        callbacks=[best, last, _progress_bar()], enable_model_summary=False, default_root_dir=run_dir,
+        callbacks=[best, last, _progress_bar()], plugins=[AtomicCheckpointIO()],
+        enable_model_summary=False, default_root_dir=run_dir,
     )
     log.info("training %d steps on %s (%s), frames %dx%d, run folder %s", max_steps,
              accelerator, precision, data.keyframes.shape[-1], data.keyframes.shape[-2], run_dir)
-    trainer.fit(module, datamodule=data, ckpt_path=cfg.resume)
-    if trainer.interrupted:
+    if resume is not None:
+        log.info("resuming from %s (step %d)", resume, _step_of(resume))
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=resume)
+    except SystemExit:  # Lightning ends a second Ctrl-C with exit(1); it is an interrupt
+        if not trainer.interrupted:
+            raise
+    if last.stopped_by or trainer.interrupted:
+        if last.path.is_file():
+            print(f"vst: stopped at step {_step_of(last.path)}; continue with:\n  "
+                  f"{resume_command(last.path, list(HydraConfig.get().overrides.task))}",
+                  file=sys.stderr, flush=True)
         raise KeyboardInterrupt
     score = float(best.best_model_score) if best.best_model_score is not None else float("nan")
     print(f"best checkpoint:  {best.best_model_path}  (val/loss {score:.4g})", flush=True)
@@ -152,9 +170,15 @@ def train(cfg: DictConfig) -> float:
     return score
 
 
+def _step_of(checkpoint: Path) -> int:
+    import torch
+
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=True).get("global_step", 0))
+
+
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
-    with report_user_errors():
+    with report_user_errors(), discard_if_failed(Path(HydraConfig.get().runtime.output_dir)):
         return train(cfg)
 
 

@@ -1,4 +1,5 @@
-"""Reading and writing media: stills (Pillow) and videos (decord in, PyAV out)."""
+"""Reading and writing media: stills (Pillow), videos (PyAV; decord for frames by index), and
+the one way every output is written (atomic)."""
 
 from vst.io.frames import FrameSource, open_frames
 

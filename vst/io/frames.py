@@ -74,7 +74,7 @@ def _natural_key(path: Path) -> list:
 
 
 def open_frames(path: str | Path, what: str = "video") -> FrameSource:
-    """A still for image files, a folder of numbered images, or a decord-backed video."""
+    """A still for image files, a folder of numbered images, or a video file."""
     if path is None or str(path) in ("", "???"):
         raise VstError(f"no {what} given: pass {what}=PATH")
     if is_image_path(path):

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vst.errors import VstError
+from vst.io.atomic import atomic_file
 
 # Pillow knows many more; these are the ones we treat as "a still" when given as video=.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -62,12 +63,15 @@ def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
     return image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def save_image(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
-    """Write a 3xHxW float tensor or an HxWx3 uint8 array to `path`, atomically."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.stem}.partial{p.suffix}")
-    Image.fromarray(image if isinstance(image, np.ndarray) else to_uint8_hwc(image)).save(tmp)
-    tmp.replace(p)
+def write_image(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
+    """Write a 3xHxW float tensor or an HxWx3 uint8 array to `path` (format from its suffix)."""
+    Image.fromarray(image if isinstance(image, np.ndarray) else to_uint8_hwc(image)).save(path)
+
+
+def save_image(image: torch.Tensor | np.ndarray, path: str | Path, overwrite: bool = False) -> None:
+    """`write_image`, atomically: the file appears whole or not at all (vst.io.atomic)."""
+    with atomic_file(path, overwrite) as tmp:
+        write_image(image, tmp)
 
 
 def short_side_size(h: int, w: int, size: int | None) -> tuple[int, int]:

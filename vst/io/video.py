@@ -1,18 +1,28 @@
-"""Video in: PyAV probes the file (clear errors, metadata); decord reads chosen frames
-frame-exactly; PyAV streams every frame in order.
+"""Video in. One probe (PyAV) reads everything the rest of vst needs to know about the clip into
+one `VideoInfo`; PyAV streams every frame in order, each with its own timestamp; decord reads
+chosen frames by index (training keyframes).
 
-Why two decoders: decord seeks frame-exactly (keyframes for training), but its CPU reader keeps
-decoding ahead of a slow consumer with no bound (dmlc/decord#157, #208: while its worker has
-no frame ready, each read pushes another packet, so the whole file is queued up front). Grading
-a one-minute 1080p clip that way held 9.8 GB of decoded frames. Whole-clip passes (predict,
-shot detection, evaluate) therefore stream with PyAV, which decodes a frame when it is asked
-for; both give the same pixels (checked on every clip in ../shared).
+One video stream everywhere: the first that is not an attached picture (cover art), or
+FFmpeg's best stream when there are several. decord cannot be told which stream to read and
+picks by its own rules, so it is used only for files with a single video stream; other files
+(and files decord cannot open, such as GIFs) are read by index with PyAV too.
+
+Why not decord for whole-clip passes: its CPU reader keeps decoding ahead of a slow consumer
+with no bound (dmlc/decord#157, #208: while its worker has no frame ready, each read pushes
+another packet, so the whole file is queued up front); grading a one-minute 1080p clip that
+way held 9.8 GB of decoded frames. PyAV decodes a frame when it is asked for; both give the
+same pixels (checked on every clip in ../shared).
+
+Timestamps come from the decoded frames themselves (pts; the packet's dts only when a frame
+has no pts), so every container keeps every frame's time, variable frame rates included.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -22,111 +32,200 @@ import torch
 from vst.errors import VstError
 from vst.io.image import check_input_file
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a probe of the container says about its first video stream."""
+    """What the probe of a clip found: its chosen video stream, timing, colour and geometry."""
 
     path: Path
-    width: int
+    stream: int                 # index of the chosen video stream in the container
+    video_streams: int          # how many video streams (not counting cover art) it holds
+    width: int                  # coded size (before rotation)
     height: int
-    fps: float
+    rate: Fraction              # average frame rate
+    time_base: Fraction         # of the frame timestamps
     codec: str
+    frames_hint: int            # the container's frame count or an estimate; 0 if unknown
     has_audio: bool
+    colorspace: int             # matrix, range, primaries, transfer: FFmpeg's AVCOL_* codes
+    color_range: int
+    color_primaries: int
+    color_trc: int
+    sample_aspect_ratio: Fraction | None
+    rotation: int               # degrees the picture is turned when shown
+
+    @property
+    def fps(self) -> float:
+        return float(self.rate)
+
+
+def pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The stream vst reads: FFmpeg's best video stream unless that is cover art, else the first."""
+    candidates = [s for s in container.streams.video
+                  if not s.disposition & av.stream.Disposition.attached_pic]
+    if not candidates:
+        return None
+    try:
+        best = container.streams.best("video")
+    except (av.error.FFmpegError, ValueError):
+        best = None
+    return best if any(best is s for s in candidates) else candidates[0]
 
 
 def probe_video(path: str | Path, what: str = "video") -> VideoInfo:
-    """Open `path` with PyAV and check it holds a decodable video stream."""
+    """Open `path` with PyAV, pick its video stream and decode its first frame for the tags."""
     p = check_input_file(path, what)
     try:
         with av.open(str(p)) as container:
-            if not container.streams.video:
+            stream = pick_video_stream(container)
+            if stream is None:
                 raise VstError(f"{what} {str(path)!r} has no video stream")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or 0
-            return VideoInfo(
-                path=p,
-                width=stream.codec_context.width,
-                height=stream.codec_context.height,
-                fps=float(rate),
-                codec=stream.codec_context.name,
+            count = sum(not s.disposition & av.stream.Disposition.attached_pic
+                        for s in container.streams.video)
+            try:
+                first = next(container.decode(stream), None)
+            except av.error.FFmpegError as err:
+                raise VstError(f"{what} {str(path)!r}: its first frame could not be decoded "
+                               f"({err.strerror}; file damaged?)") from None
+            if first is None:
+                raise VstError(f"{what} {str(path)!r} holds no decodable frames")
+            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+            hint = stream.frames
+            if not hint and container.duration:
+                hint = round(container.duration / av.time_base * rate)
+            info = VideoInfo(
+                path=p, stream=stream.index, video_streams=count,
+                width=stream.codec_context.width, height=stream.codec_context.height,
+                rate=Fraction(rate), time_base=stream.time_base or Fraction(1, 90000),
+                codec=stream.codec_context.name, frames_hint=int(hint or 0),
                 has_audio=bool(container.streams.audio),
+                colorspace=int(first.colorspace), color_range=int(first.color_range),
+                color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
+                sample_aspect_ratio=stream.sample_aspect_ratio, rotation=int(first.rotation or 0),
             )
     except av.error.FFmpegError as err:
         raise VstError(f"{what} {str(path)!r} is not a readable video ({err.strerror})") from None
+    if count > 1:
+        log.info("%s holds %d video streams: reading stream #%d (%s %dx%d)", p.name, count,
+                 info.stream, info.codec, info.width, info.height)
+    return info
 
 
 class VideoFrames:
-    """Random access to the frames of a video file (decord), as float RGB tensors."""
+    """The frames of a video file: streamed in order with their timestamps, or read by index."""
 
     def __init__(self, path: str | Path, what: str = "video"):
-        import decord  # imported here: it loads its own FFmpeg, only needed when reading video
-
         self.info = probe_video(path, what)
-        self.what = what
+        self.path, self.what, self.fps = self.info.path, what, self.info.fps
+        self._decord = None           # opened on the first read by index
+        self._num_frames: int | None = None
+
+    # ---- in order, with timestamps (whole-clip passes) -------------------------------------
+    def _decode(self, stop: int | None = None) -> Iterator[tuple[np.ndarray, int]]:
+        """(upright HxWx3 uint8 frame, its pts in info.time_base) for frames 0..stop-1."""
+        if stop is not None and stop <= 0:
+            return
+        step = max(1, round(1 / (self.info.rate * self.info.time_base)))
+        last, done = None, 0
         try:
-            self._reader = decord.VideoReader(str(self.info.path), ctx=decord.cpu(0))
-        except Exception as err:  # decord raises bare RuntimeError / DECORDError
-            msg = str(err).strip().splitlines()[-1][:200] if str(err).strip() else type(err).__name__
-            raise VstError(f"{what} {str(path)!r} could not be decoded ({msg})") from None
-        self.num_frames = len(self._reader)
-        if self.num_frames == 0:
-            raise VstError(f"{what} {str(path)!r} holds no frames")
-        self.fps = float(self._reader.get_avg_fps()) or self.info.fps
-        self.path = self.info.path
+            with av.open(str(self.path)) as container:
+                stream = container.streams[self.info.stream]
+                stream.thread_type = "AUTO"
+                for frame in container.decode(stream):
+                    pts = frame.pts if frame.pts is not None else frame.dts
+                    if pts is None:  # neither: one frame duration after the last
+                        pts = 0 if last is None else last + step
+                    if last is not None and pts <= last:  # encoders need strictly increasing times
+                        pts = last + 1
+                    last = pts
+                    rgb = frame.to_ndarray(format="rgb24")
+                    if frame.rotation:  # turned upright, as decord does
+                        rgb = np.rot90(rgb, frame.rotation // 90)
+                    yield rgb, pts
+                    done += 1
+                    if done == stop:
+                        return
+        except av.error.FFmpegError as err:
+            raise VstError(f"{self.what} {str(self.path)!r}: frame {done} could not be decoded "
+                           f"({err.strerror}; file damaged or truncated?)") from None
+        if self._num_frames is None and stop is None:
+            self._num_frames = done
+
+    def iter_timed(self, batch: int = 8, stop: int | None = None) -> Iterator[tuple[np.ndarray, list[int]]]:
+        """Frames 0..stop-1 (all by default) in order, as (NxHxWx3 uint8 upright batch, their
+        pts) pairs, decoded as they are asked for: memory holds one batch whatever the length."""
+        frames: list[np.ndarray] = []
+        stamps: list[int] = []
+        for rgb, pts in self._decode(stop):
+            frames.append(rgb)
+            stamps.append(pts)
+            if len(frames) == batch:
+                yield np.stack(frames), stamps
+                frames, stamps = [], []
+        if frames:
+            yield np.stack(frames), stamps
+
+    def iter_rgb8(self, batch: int = 8, stop: int | None = None) -> Iterator[np.ndarray]:
+        """As `iter_timed`, the frames only."""
+        return (frames for frames, _ in self.iter_timed(batch, stop))
+
+    # ---- by index (keyframes) ------------------------------------------------------------
+    def _decord_reader(self):
+        """decord's reader when it reads the same stream as PyAV (a single video stream), else None."""
+        if self._decord is None:
+            self._decord = False
+            if self.info.video_streams == 1:
+                import decord  # imported here: it loads its own FFmpeg, only needed by index reads
+
+                try:
+                    self._decord = decord.VideoReader(str(self.path), ctx=decord.cpu(0))
+                except Exception as err:  # noqa: BLE001 - decord raises bare RuntimeError / DECORDError
+                    log.debug("decord cannot open %s (%s): frames are read with PyAV", self.path, err)
+        return self._decord or None
 
     def __len__(self) -> int:
-        return self.num_frames
+        if self._num_frames is None:
+            reader = self._decord_reader()
+            self._num_frames = len(reader) if reader is not None else sum(1 for _ in self._decode())
+            if self._num_frames == 0:
+                raise VstError(f"{self.what} {str(self.path)!r} holds no frames")
+        return self._num_frames
 
     def read(self, indices: list[int]) -> torch.Tensor:
         """Frames at `indices` as an Nx3xHxW float tensor in [0, 1]."""
         return uint8_to_float(self.read_rgb8(indices))
 
     def read_rgb8(self, indices: list[int]) -> np.ndarray:
-        """Frames at `indices` as an NxHxWx3 uint8 array, as decoded (no copy, no conversion)."""
+        """Frames at `indices` as an NxHxWx3 uint8 array (upright), frame-exact."""
+        n = len(self)
         for i in indices:
-            if not 0 <= i < self.num_frames:
-                raise VstError(
-                    f"frame {i} is past the end of {self.what} {str(self.path)!r} "
-                    f"({self.num_frames} frames: 0..{self.num_frames - 1})"
-                )
+            if not 0 <= i < n:
+                raise VstError(f"frame {i} is past the end of {self.what} {str(self.path)!r} "
+                               f"({n} frames: 0..{n - 1})")
+        reader = self._decord_reader()
+        if reader is None:  # one pass in order, keeping the frames asked for
+            wanted = set(indices)
+            found = {i: rgb for i, (rgb, _) in enumerate(self._decode(max(indices) + 1)) if i in wanted}
+            if len(found) < len(wanted):
+                raise VstError(f"{self.what} {str(self.path)!r}: frame {max(wanted - set(found))} "
+                               "could not be decoded (file damaged or truncated?)")
+            return np.stack([found[i] for i in indices])
         try:
-            return self._reader.get_batch(list(indices)).asnumpy()
+            return reader.get_batch(list(indices)).asnumpy()
         except Exception as err:
             raise VstError(
                 f"{self.what} {str(self.path)!r}: frames {indices[0]}..{indices[-1]} could not be "
                 f"decoded (file damaged or truncated?)"
             ) from err
 
-    def iter_rgb8(self, batch: int = 8, stop: int | None = None) -> Iterator[np.ndarray]:
-        """Frames 0..stop-1 (all by default) in order as NxHxWx3 uint8 batches (upright: the
-        pixels `read_rgb8` gives), decoded as they are asked for: memory holds one batch
-        whatever the clip's length."""
-        total = self.num_frames if stop is None else max(0, min(self.num_frames, stop))
-        if total == 0:
-            return
-        frames: list[np.ndarray] = []
-        done = 0
-        try:
-            with av.open(str(self.path)) as container:
-                stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
-                for frame in container.decode(stream):
-                    rgb = frame.to_ndarray(format="rgb24")
-                    if frame.rotation:  # decord's orientation: turned upright
-                        rgb = np.rot90(rgb, frame.rotation // 90)
-                    frames.append(rgb)
-                    if len(frames) == batch or done + len(frames) == total:
-                        yield np.stack(frames)
-                        done += len(frames)
-                        frames = []
-                        if done == total:
-                            return
-        except av.error.FFmpegError as err:
-            raise VstError(f"{self.what} {str(self.path)!r}: frame {done + len(frames)} could not "
-                           f"be decoded ({err.strerror}; file damaged or truncated?)") from None
-        if frames:
-            yield np.stack(frames)
+
+def count_frames(path: str | Path) -> int:
+    """Video packets in the chosen stream of `path` (demux only): the frames a file holds."""
+    with av.open(str(path)) as container:
+        stream = pick_video_stream(container)
+        return 0 if stream is None else sum(1 for p in container.demux(stream) if p.size)
 
 
 def uint8_to_float(batch: np.ndarray) -> torch.Tensor:

@@ -1,12 +1,16 @@
-"""Video out (PyAV): encode frames as they come, copy every audio stream, rename when done.
+"""Video out (PyAV): encode frames as they come and copy every audio stream.
 
 Colour: frames are converted RGB -> YUV with the same matrix and range the decoder used for
 the input (its tags, or BT.601 limited when untagged, which is FFmpeg's default), and the
 input's colour tags are copied verbatim. An identity model therefore reproduces the input's
 YUV values, and players read the output exactly as they read the input.
 
-Timing: every frame keeps the presentation timestamp of the input frame it came from, in the
-input's time base, so frame count, frame rate (variable included) and duration are kept.
+Timing: every frame keeps the presentation timestamp of the input frame it came from (read
+off the decoded frame, vst/io/video.py), in the input's time base, so frame count, frame rate
+(variable included), duration and the sync with the copied audio are kept.
+
+Size: the output has the input's size (or the one asked for) exactly; a side that 4:2:0
+cannot hold (odd) is encoded 4:4:4 rather than padded.
 
 Audio: packets are copied without re-encoding, interleaved with the video by time so memory
 stays constant. Only when the output container cannot hold the input's audio codec are the
@@ -18,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -26,6 +29,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from vst.errors import VstError
+from vst.io.video import VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +44,26 @@ class Codec:
     pix_fmt: str
     options: dict[str, str]
     uses_crf: bool
+    full_chroma: tuple[str, dict[str, str]]  # pix_fmt and options for a frame with an odd side
+
+    def format_for(self, width: int, height: int) -> tuple[str, dict[str, str]]:
+        """The pixel format and options that hold a width x height frame exactly: 4:2:0 needs
+        both sides even and 4:2:2 an even width (no container can crop one pixel off 4:2:0),
+        so an odd side is encoded 4:4:4."""
+        sub_w = self.pix_fmt.startswith(("yuv420", "yuv422"))
+        sub_h = self.pix_fmt.startswith("yuv420")
+        if (width % 2 and sub_w) or (height % 2 and sub_h):
+            return self.full_chroma[0], {**self.options, **self.full_chroma[1]}
+        return self.pix_fmt, dict(self.options)
 
 
 CODECS = {
-    "h264": Codec("libx264", "yuv420p", {}, True),
-    "vp9": Codec("libvpx-vp9", "yuv420p", {"b": "0", "row-mt": "1"}, True),
-    "prores": Codec("prores_ks", "yuv422p10le", {"profile": "3"}, False),  # ProRes 422 HQ
-    "ffv1": Codec("ffv1", "yuv444p10le", {"level": "3", "slices": "4"}, False),  # lossless
+    "h264": Codec("libx264", "yuv420p", {}, True, ("yuv444p", {})),
+    "vp9": Codec("libvpx-vp9", "yuv420p", {"b": "0", "row-mt": "1"}, True, ("yuv444p", {})),
+    "prores": Codec("prores_ks", "yuv422p10le", {"profile": "3"}, False,  # ProRes 422 HQ
+                    ("yuv444p10le", {"profile": "4"})),                    # odd sides: 4444
+    "ffv1": Codec("ffv1", "yuv444p10le", {"level": "3", "slices": "4"}, False,  # lossless
+                  ("yuv444p10le", {})),
 }
 ALLOWED = {"mp4": ("h264",), "mov": ("h264", "prores"), "matroska": ("h264", "ffv1", "prores", "vp9"),
            "webm": ("vp9",), "avi": ("h264", "ffv1")}
@@ -71,79 +88,37 @@ def codec_for(container: str, codec: str, path: Path) -> Codec:
     return CODECS[name]
 
 
-@dataclass(frozen=True)
-class SourceVideo:
-    """What the writer copies from the input: timing, colour, geometry tags, audio."""
-
-    path: Path
-    time_base: Fraction
-    rate: Fraction
-    pts: list[int]
-    colorspace: int
-    color_range: int
-    color_primaries: int
-    color_trc: int
-    sample_aspect_ratio: Fraction | None
-    rotation: int
-
-
-def inspect_source(path: Path, num_frames: int, fps: float) -> SourceVideo:
-    """Timestamps of every frame (demux only, no decoding) and the tags of the first frame."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        cc = stream.codec_context
-        first = next(container.decode(stream), None)
-        container.seek(0)
-        stamps = sorted(p.pts if p.pts is not None else p.dts
-                        for p in container.demux(stream) if p.size and (p.pts or p.dts) is not None)
-        time_base = stream.time_base or Fraction(1, 90000)
-        rate = stream.average_rate or stream.guessed_rate or Fraction(fps).limit_denominator(1001)
-    if len(stamps) != num_frames or len(set(stamps)) != len(stamps):
-        # some containers (packed AVI, streams without pts) do not give one stamp per frame
-        log.info("%s: %d packet timestamps for %d frames; using a constant %.3f fps",
-                 path.name, len(stamps), num_frames, float(rate))
-        step = 1 / (rate * time_base)
-        start = stamps[0] if stamps else 0
-        stamps = [start + round(i * step) for i in range(num_frames)]
-    return SourceVideo(
-        path=path, time_base=time_base, rate=rate, pts=stamps,
-        colorspace=int(first.colorspace) if first is not None else 2,
-        color_range=int(first.color_range) if first is not None else 0,
-        color_primaries=int(cc.color_primaries), color_trc=int(cc.color_trc),
-        sample_aspect_ratio=stream.sample_aspect_ratio,
-        rotation=int(getattr(first, "rotation", 0) or 0) if first is not None else 0,
-    )
-
-
 class VideoWriter:
-    """Writes a graded copy of `source` to `path` (via a temporary name, renamed on close)."""
+    """Writes a graded copy of the clip `source` describes to `path`, frame by frame.
 
-    def __init__(self, path: Path, source: SourceVideo, width: int, height: int,
+    `path` is written as it is (predict hands it a temporary from vst.io.atomic, renamed when
+    the file is complete and checked); `abort()` leaves whatever was written for the caller
+    to remove."""
+
+    def __init__(self, path: Path, source: VideoInfo, width: int, height: int,
                  codec: str = "auto", crf: int = 18, preset: str = "medium"):
-        self.path, self.source = path, source
-        self.container_format = container_for(path)
-        self.codec = codec_for(self.container_format, codec, path)
-        self.tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-        # 4:2:0 and 4:2:2 need even sizes: pad with the last row/column rather than lose one
-        even_w = self.codec.pix_fmt.startswith(("yuv420", "yuv422"))
-        even_h = self.codec.pix_fmt.startswith("yuv420")
+        self.path, self.source = Path(path), source
+        self.container_format = container_for(self.path)
+        self.codec = codec_for(self.container_format, codec, self.path)
         self.width, self.height = width, height
-        self.pad = ((0, height % 2 if even_h else 0), (0, width % 2 if even_w else 0), (0, 0))
-        if any(p for p, _ in self.pad[:2]) or self.pad[1][1]:
-            log.warning("%dx%d is odd; %s needs even sizes, so the last row/column is repeated "
-                        "(%dx%d)", width, height, self.codec.encoder, width + self.pad[1][1],
-                        height + self.pad[0][1])
-        # decord hands out frames turned upright (np.rot90 by rotation/90); the file keeps the
-        # coded orientation and the rotation tag, so turn them back before encoding
+        self.pix_fmt, self.options = self.codec.format_for(width, height)
+        if self.pix_fmt != self.codec.pix_fmt:
+            log.warning("%dx%d has an odd side, which %s cannot hold: encoding %s to keep the exact "
+                        "size (some players, browsers and QuickTime among them, do not play 4:4:4 "
+                        "H.264; scale to an even size first if they must)", width, height,
+                        self.codec.pix_fmt, self.pix_fmt)
+        # frames come in upright (turned by the rotation tag); the file keeps the coded
+        # orientation and the tag, so turn them back before encoding
         self.unrotate = -(source.rotation // 90) % 4
         self.matrix = source.colorspace if source.colorspace in _MATRICES else Colorspace.DEFAULT
         self.range = ColorRange.JPEG if source.color_range == 2 else ColorRange.MPEG
         self.audio_reencoded = False
+        self.frames = 0
         self._open(crf, preset, copy_audio=True)
 
     # ---- setup --------------------------------------------------------------------------
     def _open(self, crf: int, preset: str, copy_audio: bool) -> None:
-        self.out = av.open(str(self.tmp), "w", format=self.container_format)
+        self.out = av.open(str(self.path), "w", format=self.container_format)
         self.audio = _AudioTracks(self.source.path, self.out, copy_audio)
         try:
             self._add_video(crf, preset)
@@ -160,9 +135,8 @@ class VideoWriter:
     def _add_video(self, crf: int, preset: str) -> None:
         src, codec = self.source, self.codec
         stream = self.out.add_stream(codec.encoder, rate=src.rate)
-        stream.width = self.width + self.pad[1][1]
-        stream.height = self.height + self.pad[0][1]
-        stream.pix_fmt = codec.pix_fmt
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = self.pix_fmt
         stream.time_base = src.time_base
         cc = stream.codec_context
         cc.time_base = src.time_base
@@ -170,7 +144,7 @@ class VideoWriter:
         cc.color_primaries, cc.color_trc = src.color_primaries, src.color_trc
         if src.sample_aspect_ratio:
             cc.sample_aspect_ratio = src.sample_aspect_ratio
-        options = dict(codec.options)
+        options = dict(self.options)
         if codec.uses_crf:
             options["crf"] = str(crf)
         if codec.encoder == "libx264":
@@ -182,36 +156,33 @@ class VideoWriter:
 
     # ---- writing ------------------------------------------------------------------------
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        """One HxWx3 uint8 frame as decord gave it (upright), shown at `pts` (input time base)."""
+        """One HxWx3 uint8 frame, upright, shown at `pts` (in the source's time base)."""
         if self.unrotate:
             rgb = np.ascontiguousarray(np.rot90(rgb, self.unrotate))
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the stream "
                              f"{self.width}x{self.height}")
-        if any(p for _, p in self.pad[:2]):
-            rgb = np.pad(rgb, self.pad, mode="edge")
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-            format=self.codec.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range)
+            format=self.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range)
         frame.pts, frame.time_base = pts, self.source.time_base
         self.audio.mux_until(float(pts * self.source.time_base))
         for packet in self.video.encode(frame):
             self.out.mux(packet)
+        self.frames += 1
 
     def close(self) -> None:
-        """Flush, finish the file and move it to its final name."""
+        """Flush the encoder, copy the rest of the audio and finish the file."""
         for packet in self.video.encode():
             self.out.mux(packet)
         self.audio.mux_until(float("inf"))
         self.out.close()
         self.audio.close()
-        self.tmp.replace(self.path)
 
     def abort(self) -> None:
-        """Drop the half-written file; nothing is left at the output path."""
-        with contextlib.suppress(Exception):  # already failing; the temp file goes either way
+        """Stop writing (the file is incomplete: the caller removes it)."""
+        with contextlib.suppress(Exception):  # already failing
             self.out.close()
         self.audio.close()
-        self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -23,6 +23,7 @@ WEIGHTS_URL = f"https://download.pytorch.org/models/{WEIGHTS_FILE}"
 # torchvision's configuration "E": conv widths, "M" = 2x2 max-pool
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
         512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]  # fmt: skip
+MIN_SIZE = 16  # px on each side: four 2x2 poolings down to conv5_1 leave one pixel
 
 
 def _layer_names() -> dict[str, int]:

@@ -56,6 +56,15 @@ def test_gaussian_w2_known_answers():
         lab[1] - lab[0], rel=1e-3)  # two flat greys: W2 = the difference in L
 
 
+def _strong_grade(frame: np.ndarray) -> np.ndarray:
+    """One fixed S-curve (applied twice) and 1.4x saturation: strong, and the same on every frame."""
+    x = frame.astype(np.float32) / 255
+    for _ in range(2):
+        x = 0.5 - 0.5 * np.cos(np.pi * x)
+    grey = x.mean(-1, keepdims=True)
+    return np.clip((grey + 1.4 * (x - grey)) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 @pytest.fixture(scope="module")
 def controls(tmp_path_factory):
     """20 real frames as folders: the input, and three made-up outputs with known behaviour."""
@@ -69,6 +78,7 @@ def controls(tmp_path_factory):
         "input": frames,
         "flicker": [np.clip(f * rng.uniform(0.9, 1.1), 0, 255).astype(np.uint8) for f in frames],
         "blur": [cv2.GaussianBlur(f, (0, 0), 2.0) for f in frames],
+        "s_curve": [_strong_grade(f) for f in frames],
     }
     for name, images in variants.items():
         (root / name).mkdir()
@@ -82,6 +92,20 @@ def test_input_against_itself_is_exactly_one(controls):
     assert figures["warp_error_ratio"] == 1.0
     assert figures["warp_error_long_k5_ratio"] == 1.0
     assert figures["ssim_luma"] == pytest.approx(1.0)
+    # the best LUT from the input to itself is the identity: the reference is the input
+    assert figures["grade_flicker_ratio"] == pytest.approx(1.0, abs=1e-4)
+    assert figures["grade_flicker_ratio_k5"] == pytest.approx(1.0, abs=1e-4)
+    assert figures["lut_fit_psnr"] > 60
+
+
+def test_a_strong_fixed_grade_is_as_stable_as_its_own_lut(controls):
+    """The old yardstick calls a steady S-curve flicker (it raises the grain with the contrast);
+    the grade flicker ratio, against the same look applied as one LUT, does not."""
+    figures, _ = evaluate(str(controls / "input"), str(controls / "s_curve"), size=140, long_range=5)
+    assert figures["warp_error_ratio"] > 1.5
+    assert figures["grade_flicker_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert figures["grade_flicker_ratio_k5"] == pytest.approx(1.0, abs=0.02)
+    assert figures["lut_fit_psnr"] > 40
 
 
 def test_random_gain_flicker_is_far_above_one(controls):
@@ -89,6 +113,7 @@ def test_random_gain_flicker_is_far_above_one(controls):
                           long_range=5)
     assert figures["warp_error_ratio"] > 5
     assert figures["luma_flicker_ratio"] > 3
+    assert figures["grade_flicker_ratio"] > 2 and figures["grade_flicker_ratio_k5"] > 2
 
 
 def test_blur_is_below_one(controls):
@@ -156,4 +181,10 @@ def test_shots_are_measured_one_by_one(tmp_path):
     assert figures["warp_error_ratio_shot2"] == pytest.approx(1.0)
     assert figures["warp_error_ratio_shot1"] != pytest.approx(1.0, abs=1e-3)
     assert figures["warp_error_ratio_shot_max"] == max(figures["warp_error_ratio_shot1"], 1.0)
+    # one LUT per shot: a fixed gain in one shot, nothing in the other, each fitted exactly
+    for i in (1, 2):
+        assert figures[f"grade_flicker_ratio_shot{i}"] == pytest.approx(1.0, abs=0.02)
+        assert figures[f"lut_fit_psnr_shot{i}"] > 40
+    assert figures["grade_flicker_ratio_shot_max"] == max(figures["grade_flicker_ratio_shot1"],
+                                                          figures["grade_flicker_ratio_shot2"])
     assert not np.isnan(curves["warp_error_output"][17]) and not np.isnan(curves["warp_error_output"][19])

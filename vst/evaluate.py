@@ -21,20 +21,29 @@ log = logging.getLogger("vst")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
-def iter_frames(path: str, what: str, size: int | None, limit: int | None) -> tuple[int, Iterator]:
-    """Frame count and an iterator of HxWx3 float32 RGB frames at short side `size`."""
+def iter_frames(path: str, what: str, size: int | None, limit: int | None,
+                full: bool = False) -> tuple[int, Iterator]:
+    """Frame count and an iterator of HxWx3 float32 RGB frames at short side `size` (with
+    `full`: (full-resolution frame, frame at `size`) pairs)."""
     from vst.io import open_frames
     from vst.io.frames import iter_batches
-    from vst.io.image import resize_short_side
 
     source = open_frames(path, what)
     n = len(source) if limit is None else min(len(source), int(limit))
 
     def frames():
         for batch in iter_batches(source, 8, n):
-            yield from resize_short_side(batch, size).permute(0, 2, 3, 1).numpy()
+            small = _at_size(batch, size)
+            yield from zip(batch.permute(0, 2, 3, 1).numpy(), small, strict=True) if full else small
 
     return n, frames()
+
+
+def _at_size(batch, size: int | None) -> np.ndarray:
+    """Nx3xHxW float tensor -> NxHxWx3 float32 array at short side `size` (evaluate's scale)."""
+    from vst.io.image import resize_short_side
+
+    return resize_short_side(batch, size).permute(0, 2, 3, 1).numpy()
 
 
 def _vgg_style_loss(vgg_weights: str | None):
@@ -67,33 +76,47 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
              vgg_weights: str | None = None, vgg_every: int = 10) -> tuple[dict, dict]:
     """(figures, per-frame curves) for `output` graded from `input`. With VGG19 weights
     (vgg_weights: auto, a path, or random for tests) and a style, every `vgg_every`-th frame
-    also gets the Gram style loss of the perceptual training objective."""
+    also gets the Gram style loss of the perceptual training objective.
+
+    Three passes over the frames: shots (in the input); colour, structure and the per-shot
+    LUT fits; then the warping errors of the output, the input and the LUT reference."""
+    import torch
     from tqdm import tqdm
 
     from vst.io.image import load_image, resize_short_side
     from vst.metrics.color import LabStats, gaussian_w2
+    from vst.metrics.lut import LutFit, apply_lut
     from vst.metrics.structure import ssim_luma
     from vst.metrics.temporal import FlowEstimator, WarpErrors, luma, pair_errors
     from vst.shots import ShotDetector
 
+    def both(desc: str):
+        n_in, ins = iter_frames(input, "input", size, max_frames, full=True)
+        n_out, outs = iter_frames(output, "output", size, max_frames, full=True)
+        if n_in != n_out:
+            raise VstError(f"input has {n_in} frames but output has {n_out}: not the same clip")
+        return n_in, tqdm(zip(ins, outs, strict=True), total=n_in, unit="frame", desc=desc)
+
+    # pass 1: shots of the input. A pair of frames across a cut is not motion (its flow is
+    # meaningless, its change is the cut itself): warping errors and flicker are taken
+    # inside shots only, and each shot gets its own LUT.
     n_in, ins = iter_frames(input, "input", size, max_frames)
-    n_out, outs = iter_frames(output, "output", size, max_frames)
-    if n_in != n_out:
-        raise VstError(f"input has {n_in} frames but output has {n_out}: not the same clip")
-    flow = FlowEstimator()
     shot_detector = ShotDetector()
-    pairs: dict[int, list[tuple[int, float, float]]] = {1: [], long_range: []}  # k -> (t, out, in)
+    for a in tqdm(ins, total=n_in, unit="frame", desc="shots"):
+        shot_detector.add(np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8))
+    shots = shot_detector.shots()
+    shot_id = np.concatenate([np.full(e - s, i) for i, (s, e) in enumerate(shots)])
+
+    # pass 2: per-frame colour and structure figures, and one LUT fitted per shot
     curves: dict[str, list[float]] = {k: [] for k in (
         "warp_error_output", "warp_error_input", "luma_output", "luma_input", "ssim_luma",
-        "ssim_structure")}
+        "ssim_structure", "lut_fit_mse")}
     lab_in: list[LabStats] = []
     lab_out: list[LabStats] = []
-    history: deque = deque(maxlen=long_range)  # the last `long_range` (input, output) pairs
+    fits = [LutFit(bins=48) for _ in shots]
     gram = _vgg_style_loss(vgg_weights) if style else None
     gram_target, gram_in, gram_out = None, [], []
     if gram is not None:
-        import torch
-
         style_image = resize_short_side(load_image(style, "style").unsqueeze(0), size)
         gram_target = gram.style_targets(style_image)
 
@@ -101,10 +124,11 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
             x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
             with torch.no_grad():
                 return float(gram(x, gram.content_targets(x), gram_target)["style"])
-    for a, b in tqdm(zip(ins, outs, strict=True), total=n_in, unit="frame", desc="evaluating"):
-        if a.shape != b.shape:
-            raise VstError(f"frames differ in size: input {a.shape[1]}x{a.shape[0]}, "
-                           f"output {b.shape[1]}x{b.shape[0]}")
+    n_in, pairs_of_frames = both("evaluating")
+    for t, ((a_full, a), (b_full, b)) in enumerate(pairs_of_frames):
+        if a_full.shape != b_full.shape:
+            raise VstError(f"frames differ in size: input {a_full.shape[1]}x{a_full.shape[0]}, "
+                           f"output {b_full.shape[1]}x{b_full.shape[0]}")
         s, st = ssim_luma(b, a)
         curves["ssim_luma"].append(s)
         curves["ssim_structure"].append(st)
@@ -112,32 +136,47 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         curves["luma_input"].append(float(luma(a).mean()))
         lab_in.append(LabStats().add(a[::2, ::2]))
         lab_out.append(LabStats().add(b[::2, ::2]))
-        shot_detector.add(np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8))
-        t = len(lab_in) - 1
-        if gram is not None and len(curves["ssim_luma"]) % vgg_every == 1:
+        step = max(1, round((a_full.shape[0] * a_full.shape[1] / 65536) ** 0.5))
+        fits[shot_id[t]].add(a_full[::step, ::step], b_full[::step, ::step])
+        if gram is not None and t % vgg_every == 0:
             gram_in.append(gram_loss(a))
             gram_out.append(gram_loss(b))
-        if history:
-            pairs[1].append((t, *pair_errors(flow, history[-1][0], a, history[-1][1], b)))
-        if len(history) == long_range:  # history[0] is frame t - long_range
-            pairs[long_range].append((t, *pair_errors(flow, history[0][0], a, history[0][1], b)))
-        history.append((a, b))
+    luts = [fit.solve() for fit in tqdm(fits, unit="shot", desc="fitting LUTs")]
 
-    # a pair of frames across a cut is not motion: its flow is meaningless, its change is the
-    # cut itself. Warping errors and flicker are taken inside shots only.
-    shots = shot_detector.shots()
-    shot_id = np.concatenate([np.full(e - s, i) for i, (s, e) in enumerate(shots)])
-    same = {k: [(t, eo, ei) for t, eo, ei in v if shot_id[t] == shot_id[t - k]] for k, v in pairs.items()}
-    short = WarpErrors([eo for _, eo, _ in same[1]], [ei for _, _, ei in same[1]])
-    long = WarpErrors([eo for _, eo, _ in same[long_range]], [ei for _, _, ei in same[long_range]])
-    for name, column in (("warp_error_output", 1), ("warp_error_input", 2)):
+    # pass 3: warping errors of the output, the input and the reference R_t = LUT(input_t),
+    # all with the input's flow and occlusion mask. R is rendered as the output was: at full
+    # resolution, 8 bits, then scaled like every frame here (a curve applied before or after
+    # scaling a noisy frame does not give the same noise)
+    flow = FlowEstimator()
+    pairs: dict[int, list[tuple[int, float, float, float]]] = {1: [], long_range: []}  # (t, out, ref, in)
+    history: deque = deque(maxlen=long_range)  # the last `long_range` (input, output, reference)
+    _, pairs_of_frames = both("warping errors")
+    for t, ((a_full, a), (_, b)) in enumerate(pairs_of_frames):
+        graded = np.round(apply_lut(luts[shot_id[t]], a_full) * 255) / 255
+        r = _at_size(torch.from_numpy(graded).permute(2, 0, 1)[None], size)[0]
+        curves["lut_fit_mse"].append(float(np.mean((b - r) ** 2)))
+        for k, prev in ((1, history[-1] if history else None),
+                        (long_range, history[0] if len(history) == long_range else None)):
+            if prev is not None and shot_id[t] == shot_id[t - k]:
+                pairs[k].append((t, *pair_errors(flow, prev[0], a, prev[1], b, prev[2], r)))
+        history.append((a, b, r))
+
+    def warp_errors(k: int, shot: int | None = None, reference: bool = False) -> WarpErrors:
+        rows = [row for row in pairs[k] if shot is None or shot_id[row[0]] == shot]
+        return WarpErrors([row[1] for row in rows], [row[3 if not reference else 2] for row in rows])
+
+    short, long = warp_errors(1), warp_errors(long_range)
+    for name, column in (("warp_error_output", 1), ("warp_error_input", 3)):
         curves[name] = [float("nan")] * n_in
-        for row in same[1]:
+        for row in pairs[1]:
             curves[name][row[0]] = row[column]
 
     def flicker(series: list[float]) -> float:
         steps = np.abs(np.diff(series))[shot_id[1:] == shot_id[:-1]]
         return float(np.mean(steps)) if len(steps) else 0.0
+
+    def psnr(mse: list[float]) -> float:
+        return float(10 * np.log10(1 / max(float(np.mean(mse)), 1e-12)))
 
     figures = {
         "frames": n_in,
@@ -145,24 +184,33 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         "warp_error_output": float(np.mean(short.output)) if short.output else 0.0,
         "warp_error_input": float(np.mean(short.input)) if short.input else 0.0,
         "warp_error_ratio": short.ratio,
-        "warp_error_pairs": len(same[1]),
+        "warp_error_pairs": len(pairs[1]),
         f"warp_error_long_k{long_range}_output": float(np.mean(long.output)) if long.output else 0.0,
         f"warp_error_long_k{long_range}_input": float(np.mean(long.input)) if long.input else 0.0,
         f"warp_error_long_k{long_range}_ratio": long.ratio,
-        f"warp_error_long_k{long_range}_pairs": len(same[long_range]),
+        f"warp_error_long_k{long_range}_pairs": len(pairs[long_range]),
+        # flicker against a fixed grade with the same look (the shot's best LUT), not against
+        # the input: a strong but steady grade scores 1.0 however much it raises contrast
+        "grade_flicker_ratio": warp_errors(1, reference=True).ratio,
+        f"grade_flicker_ratio_k{long_range}": warp_errors(long_range, reference=True).ratio,
+        "lut_fit_psnr": psnr(curves["lut_fit_mse"]),
         "luma_flicker_output": flicker(curves["luma_output"]),
         "luma_flicker_input": flicker(curves["luma_input"]),
         "ssim_luma": float(np.mean(curves["ssim_luma"])),
         "ssim_structure": float(np.mean(curves["ssim_structure"])),
     }
     if len(shots) > 1:  # a short, calm shot can shimmer while the clip's mean hides it
-        for k, key in ((1, "warp_error_ratio"), (long_range, f"warp_error_long_k{long_range}_ratio")):
-            per_shot = [WarpErrors([eo for t, eo, _ in same[k] if shot_id[t] == i],
-                                   [ei for t, _, ei in same[k] if shot_id[t] == i]).ratio
-                        for i in range(len(shots))]
+        for k, key, reference in ((1, "warp_error_ratio", False),
+                                  (long_range, f"warp_error_long_k{long_range}_ratio", False),
+                                  (1, "grade_flicker_ratio", True),
+                                  (long_range, f"grade_flicker_ratio_k{long_range}", True)):
+            per_shot = [warp_errors(k, i, reference).ratio for i in range(len(shots))]
             figures.update({f"{key}_shot{i + 1}": r for i, r in enumerate(per_shot)})
             figures[f"{key}_shot_max"] = float(np.nanmax(per_shot)) \
                 if np.isfinite(per_shot).any() else float("nan")
+        per_shot = [psnr(curves["lut_fit_mse"][s:e]) for s, e in shots]
+        figures.update({f"lut_fit_psnr_shot{i + 1}": p for i, p in enumerate(per_shot)})
+        figures["lut_fit_psnr_shot_min"] = min(per_shot)
     li, lo = figures["luma_flicker_input"], figures["luma_flicker_output"]
     figures["luma_flicker_ratio"] = lo / li if li > 0 else float("nan")
     if style:

@@ -72,15 +72,18 @@ class WarpErrors:
 
 
 def pair_errors(flow: FlowEstimator, in_prev: np.ndarray, in_cur: np.ndarray,
-                out_prev: np.ndarray, out_cur: np.ndarray) -> tuple[float, float]:
-    """(output error, input error) for one frame pair t-k -> t."""
+                *graded: np.ndarray) -> tuple[float, ...]:
+    """Warping errors for one frame pair t-k -> t, with the input's flow and mask: `graded` is
+    (out_prev, out_cur[, other_prev, other_cur ...]); the errors come in that order, the
+    input's own last: (output error, [other error, ...] input error)."""
     back = flow(in_cur, in_prev)
     fwd = flow(in_prev, in_cur)
     mask = visible_mask(back, fwd)
+    streams = [*zip(graded[::2], graded[1::2], strict=True), (in_prev, in_cur)]
     if not mask.any():
-        return 0.0, 0.0
+        return tuple(0.0 for _ in streams)
 
     def err(prev: np.ndarray, cur: np.ndarray) -> float:
         return float(np.mean(((warp(prev, back) - cur) ** 2)[mask]))
 
-    return err(out_prev, out_cur), err(in_prev, in_cur)
+    return tuple(err(prev, cur) for prev, cur in streams)

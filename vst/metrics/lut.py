@@ -1,0 +1,99 @@
+"""One global colour transform fitted to a grade: a 3D LUT (trilinear) from input RGB to output
+RGB, least squares over every pixel it is shown, with a smoothness term.
+
+Used by `vst.evaluate` as the "same look, zero flicker" reference: a grade applied as one LUT to
+every frame of a shot cannot flicker and cannot place colour by position, so comparing a
+result's warping error with that of its own best-fitting LUT separates instability from
+strength.
+
+Pixels are first pooled into fine colour bins (`bins`^3: the mean input and output colour
+and the count of each bin), so any number of frames costs the same memory; the LUT is then
+solved once from the bins. The smoothness term (squared second differences along each axis)
+fills colours the frames never show by linear extension and leaves an identity or any affine
+grade unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class LutFit:
+    """Accumulate (input, output) pixel pairs; `solve()` gives the LUT (size^3 x 3, [r, g, b])."""
+
+    def __init__(self, size: int = 17, bins: int = 64):
+        self.size, self.bins = size, bins
+        self._sums = np.zeros((bins**3, 7), np.float64)  # count, sum input rgb, sum output rgb
+
+    def add(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """src, dst: HxWx3 float RGB in [0, 1], the same pixels before and after the grade."""
+        x = np.clip(src.reshape(-1, 3), 0, 1)
+        y = dst.reshape(-1, 3)
+        q = np.minimum((x * self.bins).astype(np.int64), self.bins - 1)
+        idx = (q[:, 0] * self.bins + q[:, 1]) * self.bins + q[:, 2]
+        n = self.bins**3
+        self._sums[:, 0] += np.bincount(idx, minlength=n)
+        for c in range(3):
+            self._sums[:, 1 + c] += np.bincount(idx, x[:, c], minlength=n)
+            self._sums[:, 4 + c] += np.bincount(idx, y[:, c], minlength=n)
+
+    def solve(self, smooth: float = 1e-3) -> np.ndarray:
+        """The LUT minimising sum_bins count * |LUT(mean input) - mean output|^2 + smooth * W *
+        |second differences|^2 (W: the total count per node, so `smooth` means the same
+        whatever the number of pixels)."""
+        used = self._sums[:, 0] > 0
+        count = self._sums[used, 0]
+        x = self._sums[used, 1:4] / count[:, None]
+        y = self._sums[used, 4:7] / count[:, None]
+        n, nodes = self.size, self.size**3
+        nodes_of, weights = _trilinear(x, n)                       # K x 8 each
+        w = torch.from_numpy(weights * count[:, None])             # weighted by pixel count
+        idx = torch.from_numpy(nodes_of)
+        ata = torch.zeros(nodes, nodes, dtype=torch.float64)
+        rows = (idx[:, :, None] * nodes + idx[:, None, :]).reshape(-1)
+        ata.view(-1).index_add_(0, rows, (w[:, :, None] * torch.from_numpy(weights)[:, None, :]).reshape(-1))
+        aty = torch.zeros(nodes, 3, dtype=torch.float64)
+        aty.index_add_(0, idx.reshape(-1), (w[:, :, None] * torch.from_numpy(y)[:, None, :]).reshape(-1, 3))
+        _add_smoothness(ata, n, smooth * count.sum() / nodes)
+        ata.diagonal().add_(1e-9 * float(ata.diagonal().mean()))  # nodes no pixel or neighbour reaches
+        lut = torch.linalg.solve(ata, aty)
+        return lut.view(n, n, n, 3).numpy().astype(np.float32)
+
+
+def _trilinear(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 8 lattice nodes around each colour of `x` (K x 3 in [0, 1]) and their weights."""
+    pos = np.clip(x, 0, 1) * (n - 1)
+    base = np.minimum(pos.astype(np.int64), n - 2)
+    frac = pos - base
+    nodes, weights = [], []
+    for dr in (0, 1):
+        for dg in (0, 1):
+            for db in (0, 1):
+                r, g, b = base[:, 0] + dr, base[:, 1] + dg, base[:, 2] + db
+                nodes.append((r * n + g) * n + b)
+                weights.append(np.where(dr, frac[:, 0], 1 - frac[:, 0])
+                               * np.where(dg, frac[:, 1], 1 - frac[:, 1])
+                               * np.where(db, frac[:, 2], 1 - frac[:, 2]))
+    return np.stack(nodes, 1), np.stack(weights, 1)
+
+
+def _add_smoothness(ata: torch.Tensor, n: int, weight: float) -> None:
+    """ata += weight * D^T D, D: the rows x[i-1] - 2 x[i] + x[i+1] along each axis of the lattice."""
+    grid = np.arange(n**3).reshape(n, n, n)
+    triples = np.concatenate([np.stack([a[:-2].ravel(), a[1:-1].ravel(), a[2:].ravel()], 1)
+                              for a in (np.moveaxis(grid, axis, 0) for axis in range(3))])
+    t = torch.from_numpy(triples)
+    c = torch.tensor([1.0, -2.0, 1.0], dtype=torch.float64)
+    pairs = (t[:, :, None] * n**3 + t[:, None, :]).reshape(-1)
+    ata.view(-1).index_add_(0, pairs, (weight * c[:, None] * c[None, :]).repeat(len(t), 1, 1).reshape(-1))
+
+
+def apply_lut(lut: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The LUT (n x n x n x 3, indexed [r, g, b]) applied to an HxWx3 float image, trilinear."""
+    table = torch.from_numpy(np.ascontiguousarray(lut)).permute(3, 0, 1, 2)[None]  # 1 x 3 x r x g x b
+    # grid_sample's (x, y, z) address (W, H, D) = (b, g, r), from -1 to 1 across the lattice
+    grid = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1], np.float32)).clamp(0, 1) * 2 - 1
+    out = torch.nn.functional.grid_sample(table.float(), grid.reshape(1, 1, 1, -1, 3), mode="bilinear",
+                                          padding_mode="border", align_corners=True)
+    return out.reshape(3, -1).T.reshape(rgb.shape).numpy()

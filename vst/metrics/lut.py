@@ -8,7 +8,7 @@ strength.
 
 Pixels are first pooled into fine colour bins (`bins`^3: the mean input and output colour
 and the count of each bin), so any number of frames costs the same memory; the LUT is then
-solved once from the bins. The smoothness term (squared second differences along each axis)
+solved once from the bins (a sparse least-squares system, conjugate gradients). The smoothness term (squared second differences along each axis)
 fills colours the frames never show by linear extension and leaves an identity or any affine
 grade unchanged.
 """
@@ -41,24 +41,26 @@ class LutFit:
     def solve(self, smooth: float = 1e-3) -> np.ndarray:
         """The LUT minimising sum_bins count * |LUT(mean input) - mean output|^2 + smooth * W *
         |second differences|^2 (W: the total count per node, so `smooth` means the same
-        whatever the number of pixels)."""
+        whatever the number of pixels). A sparse system, solved directly."""
+        from scipy.sparse import coo_matrix, diags
+        from scipy.sparse.linalg import cg
+
         used = self._sums[:, 0] > 0
         count = self._sums[used, 0]
         x = self._sums[used, 1:4] / count[:, None]
         y = self._sums[used, 4:7] / count[:, None]
         n, nodes = self.size, self.size**3
         nodes_of, weights = _trilinear(x, n)                       # K x 8 each
-        w = torch.from_numpy(weights * count[:, None])             # weighted by pixel count
-        idx = torch.from_numpy(nodes_of)
-        ata = torch.zeros(nodes, nodes, dtype=torch.float64)
-        rows = (idx[:, :, None] * nodes + idx[:, None, :]).reshape(-1)
-        ata.view(-1).index_add_(0, rows, (w[:, :, None] * torch.from_numpy(weights)[:, None, :]).reshape(-1))
-        aty = torch.zeros(nodes, 3, dtype=torch.float64)
-        aty.index_add_(0, idx.reshape(-1), (w[:, :, None] * torch.from_numpy(y)[:, None, :]).reshape(-1, 3))
-        _add_smoothness(ata, n, smooth * count.sum() / nodes)
-        ata.diagonal().add_(1e-9 * float(ata.diagonal().mean()))  # nodes no pixel or neighbour reaches
-        lut = torch.linalg.solve(ata, aty)
-        return lut.view(n, n, n, 3).numpy().astype(np.float32)
+        a = coo_matrix((weights.ravel(), (np.repeat(np.arange(len(x)), 8), nodes_of.ravel())),
+                       shape=(len(x), nodes)).tocsr()
+        aw = a.T.multiply(count[None, :]).tocsr()                  # A^T W
+        d = _second_differences(n)
+        system = (aw @ a + smooth * count.sum() / nodes * (d.T @ d)).tocsr()
+        jacobi = diags(1 / system.diagonal())
+        start = _identity_lut(n).reshape(-1, 3)  # where no pixel and no neighbour says otherwise
+        lut = np.stack([cg(system, aw @ y[:, c], x0=start[:, c], rtol=1e-10, atol=0, maxiter=5000,
+                           M=jacobi)[0] for c in range(3)], -1)
+        return lut.reshape(n, n, n, 3).astype(np.float32)
 
 
 def _trilinear(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,15 +80,21 @@ def _trilinear(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(nodes, 1), np.stack(weights, 1)
 
 
-def _add_smoothness(ata: torch.Tensor, n: int, weight: float) -> None:
-    """ata += weight * D^T D, D: the rows x[i-1] - 2 x[i] + x[i+1] along each axis of the lattice."""
+def _identity_lut(n: int) -> np.ndarray:
+    grid = np.linspace(0, 1, n)
+    return np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1)
+
+
+def _second_differences(n: int):
+    """Sparse rows x[i-1] - 2 x[i] + x[i+1] along each axis of the n^3 lattice."""
+    from scipy.sparse import coo_matrix
+
     grid = np.arange(n**3).reshape(n, n, n)
     triples = np.concatenate([np.stack([a[:-2].ravel(), a[1:-1].ravel(), a[2:].ravel()], 1)
                               for a in (np.moveaxis(grid, axis, 0) for axis in range(3))])
-    t = torch.from_numpy(triples)
-    c = torch.tensor([1.0, -2.0, 1.0], dtype=torch.float64)
-    pairs = (t[:, :, None] * n**3 + t[:, None, :]).reshape(-1)
-    ata.view(-1).index_add_(0, pairs, (weight * c[:, None] * c[None, :]).repeat(len(t), 1, 1).reshape(-1))
+    rows = np.repeat(np.arange(len(triples)), 3)
+    values = np.tile([1.0, -2.0, 1.0], len(triples))
+    return coo_matrix((values, (rows, triples.ravel())), shape=(len(triples), n**3)).tocsr()
 
 
 def apply_lut(lut: np.ndarray, rgb: np.ndarray) -> np.ndarray:

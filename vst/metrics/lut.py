@@ -8,9 +8,9 @@ strength.
 
 Pixels are first pooled into fine colour bins (`bins`^3: the mean input and output colour
 and the count of each bin), so any number of frames costs the same memory; the LUT is then
-solved once from the bins (a sparse least-squares system, conjugate gradients). The smoothness term (squared second differences along each axis)
-fills colours the frames never show by linear extension and leaves an identity or any affine
-grade unchanged.
+solved once from the bins (a sparse least-squares system, conjugate gradients). The
+smoothness term (squared second differences along each axis) fills colours the frames never
+show by linear extension and leaves an identity or any affine grade unchanged.
 """
 
 from __future__ import annotations

@@ -57,11 +57,11 @@ def test_output_stays_in_gamut_and_learns():
 def test_work_size_is_the_models_own_and_gives_a_smooth_grade():
     torch.manual_seed(0)
     net = HRNet(work_size=16).eval()
-    torch.nn.init.normal_(net.to_rgb.weight, std=0.5)  # a non-trivial grade
+    torch.nn.init.normal_(net.to_coeffs.weight, std=0.5)  # a non-trivial grade
     x = torch.rand(1, 3, 48, 80)
     with torch.no_grad():
-        own, explicit, full = net.offset(x), net.offset(x, 16), net.offset(x, None)
-    assert torch.equal(own, explicit) and own.shape == x.shape
+        own, explicit, full = net.field(x), net.field(x, 16), net.field(x, None)
+    assert torch.equal(own, explicit) and own.shape == (1, 12, 48, 80)
     # the upsampled field has far less pixel-to-pixel change than the full-resolution one
     def roughness(d):
         return (d[..., 1:] - d[..., :-1]).abs().mean().item()
@@ -71,8 +71,8 @@ def test_work_size_is_the_models_own_and_gives_a_smooth_grade():
 
 def test_detail_sigma_keeps_fine_detail_out_of_the_grade():
     plain, detail = HRNet(), HRNet(detail_sigma=0.05)
-    for net in (plain, detail):  # the same strong grade: +contrast in the darks, a colour cast
-        net.to_rgb.bias.data = torch.tensor([1.5, 0.5, -0.5])
+    for net in (plain, detail):  # the same strong grade: 1.6x contrast in logit space, a cast
+        net.to_coeffs.bias.data = torch.tensor([0.6, 0, 0, 0, 0.6, 0, 0, 0, 0.6, 1.5, 0.5, -0.5])
     ramp = torch.linspace(0.1, 0.6, 80).expand(1, 3, 48, 80)
     x = ramp + 0.05 * torch.rand(1, 3, 48, 80, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -84,3 +84,67 @@ def test_detail_sigma_keeps_fine_detail_out_of_the_grade():
     # the same grade, but the grain on the picture passes through it untouched
     assert (change_detail.mean() - change_plain.mean()).abs() < 0.02
     assert roughness(change_detail) < 0.3 * roughness(change_plain)
+
+
+def test_a_field_of_colour_transforms_keeps_a_sharp_edge_sharp():
+    """Invert brightness on a frame with a hard edge, with the transform computed at a tenth of
+    the resolution: one affine map of colour serves both sides, so the edge keeps its full
+    height and no halo of the wrong brightness appears beside it (an upsampled offset field
+    would have to change sign across the edge and smear it)."""
+    net = HRNet(work_size=8).eval()
+    net.to_coeffs.bias.data = torch.tensor([-2.0, 0, 0, 0, -2.0, 0, 0, 0, -2.0, 0, 0, 0])  # z -> -z
+    x = torch.full((1, 3, 80, 80), 0.15)
+    x[..., 40:] = 0.85
+    with torch.no_grad():
+        y = net(x)
+    assert torch.allclose(y, 1 - x, atol=1e-4)  # inverted, pixel for pixel, edge included
+
+
+def test_an_affine_field_equals_its_matrix_form():
+    from vst.models.hrnet import affine
+
+    g = torch.Generator().manual_seed(0)
+    z, field = torch.randn(2, 3, 4, 5, generator=g), torch.randn(2, 12, 4, 5, generator=g)
+    a = torch.eye(3) + field[0, :9, 1, 2].view(3, 3)
+    assert torch.allclose(affine(z, field)[0, :, 1, 2], a @ z[0, :, 1, 2] + field[0, 9:, 1, 2], atol=1e-6)
+
+
+def test_a_blown_highlight_stays_a_highlight_under_a_strong_cross_channel_grade():
+    """A street light with one channel clipped (R 0.9, G 0.95, B 1.0) under the kind of
+    transform a cool, saturated style trains (red made of 2.3 red - 1.1 blue, in logit space):
+    it stays a bright, near-neutral light instead of turning cyan."""
+    net = HRNet().eval()
+    net.global_head[-1].bias.data = torch.tensor([1.3, 0.2, -1.1, 0, 0, 0, -0.1, 0.3, 0.6, 0, 0, 0.5])
+    x = torch.tensor([0.9, 0.95, 1.0]).view(1, 3, 1, 1).expand(1, 3, 8, 8).contiguous()
+    with torch.no_grad():
+        y = net(x)[0, :, 4, 4]
+    assert y.min() > 0.7, y  # a plain logit (clipped channel at +9) gives red ~0.01: cyan
+
+
+def test_the_global_head_grades_each_frame_by_its_own_colours():
+    """One transform per frame from the frame's colour statistics: a dark frame and a bright
+    frame get different grades from the same weights, each uniform across the frame."""
+    torch.manual_seed(0)
+    net = HRNet().eval()
+    torch.nn.init.normal_(net.global_head[-1].weight, std=0.5)
+    dark, bright = torch.rand(1, 3, 16, 16) * 0.3, 0.7 + torch.rand(1, 3, 16, 16) * 0.3
+    with torch.no_grad():
+        fd, fb = net.field(dark), net.field(bright)
+    assert (fd.mean((2, 3)) - fb.mean((2, 3))).abs().max() > 0.05
+    assert fd.std((2, 3)).max() < 1e-5  # the convolutional part is still zero: one transform
+
+
+def test_given_stats_choose_the_global_transform():
+    """Prediction hands every frame of a shot the shot's statistics: frames that differ then
+    get the same global transform, the one their shared statistics choose."""
+    torch.manual_seed(0)
+    net = HRNet(work_size=8).eval()
+    torch.nn.init.normal_(net.global_head[-1].weight, std=0.5)
+    a, b = torch.rand(1, 3, 16, 16) * 0.3, 0.7 + torch.rand(1, 3, 16, 16) * 0.3
+    shared = (net.frame_stats(a) + net.frame_stats(b)) / 2
+    with torch.no_grad():
+        fa, fb = net.field(a, stats=shared), net.field(b, stats=shared)
+        own = net.field(a)
+    assert torch.allclose(fa, fb)
+    assert not torch.allclose(fa, own)
+    assert torch.allclose(own, net.field(a, stats=net.frame_stats(a)))

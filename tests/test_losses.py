@@ -42,24 +42,36 @@ def test_lab_matches_opencv():
     assert np.abs(ours - ref).max() < 0.5 and np.abs(ours - ref).mean() < 0.1  # OpenCV rounds a, b
 
 
-def test_color_loss_is_zero_for_identical_distributions(frame_and_style):
+def test_color_loss_is_zero_for_the_style_itself_and_blind_to_pixel_order(frame_and_style):
     _, style = frame_and_style
     loss = ColorLoss()
-    assert loss(style, loss.targets(style)).item() == 0.0
-    # pixel colours alone: the same pixels in another order are the same distribution
-    pixels_only = ColorLoss(scales=[1], local_weight=0.0)
+    assert abs(loss(style, loss.targets(style)).item()) < 1e-4
+    # moments of colour, zone by zone: the same pixels in another order are the same look
     shuffled = style.flatten(2)[:, :, torch.randperm(style[0, 0].numel())].view_as(style)
-    assert pixels_only(shuffled, pixels_only.targets(style)).item() < 1e-10
-    assert loss(shuffled, loss.targets(style)).item() > 1e-4  # local context did change
+    assert abs(loss(shuffled, loss.targets(style)).item()) < 1e-4
+    assert loss(style * 0.7, loss.targets(style)).item() > 1e-2
 
 
 def test_color_loss_falls_as_the_frame_is_matched_to_the_style(frame_and_style):
     frame, style = frame_and_style
     loss = ColorLoss()
     target = loss.targets(style)
-    values = [loss(global_transfer(frame, style, a), target, torch.Generator().manual_seed(0)).item()
-              for a in (0.0, 0.5, 1.0)]
+    values = [loss(global_transfer(frame, style, a), target).item() for a in (0.0, 0.5, 1.0)]
     assert values[0] > values[1] > values[2], values
+
+
+def test_color_loss_compares_shadows_with_shadows(frame_and_style):
+    """A still with blue shadows and warm highlights and one with them the other way round
+    (the same tints, by tone swapped) are not the same look."""
+    frame, _ = frame_and_style
+    lum = frame.mean(1, keepdim=True)
+    tint = torch.tensor([-0.08, 0.0, 0.08]).view(1, 3, 1, 1)
+    blue_shadows = (lum + tint * (0.5 - lum) * 2).clamp(0, 1)
+    warm_shadows = (lum - tint * (0.5 - lum) * 2).clamp(0, 1)
+    loss = ColorLoss()
+    same = loss(blue_shadows, loss.targets(blue_shadows)).item()
+    swapped = loss(warm_shadows, loss.targets(blue_shadows)).item()
+    assert abs(same) < 1e-4 and swapped > 100 * abs(same) and swapped > 1e-3
 
 
 def test_color_loss_has_gradients_and_ignores_bf16_autocast(frame_and_style):
@@ -67,9 +79,10 @@ def test_color_loss_has_gradients_and_ignores_bf16_autocast(frame_and_style):
     loss = ColorLoss()
     x = frame.clone().requires_grad_(True)
     with torch.autocast("cpu", torch.bfloat16):
-        value = loss(x, loss.targets(style), torch.Generator().manual_seed(0))
+        target = loss.targets(style)
+        value = loss(x, target)
     value.backward()
-    exact = loss(frame, loss.targets(style), torch.Generator().manual_seed(0))
+    exact = loss(frame, loss.targets(style))
     assert value.dtype == torch.float32 and torch.isclose(value, exact, rtol=1e-5)
     assert x.grad is not None and x.grad.abs().sum() > 0
 
@@ -97,11 +110,11 @@ def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
     objective.set_targets(style, {"train": frame})
 
     class Identity(torch.nn.Module):  # the untrained generator's grade: no change
-        def offset(self, x):
-            return torch.zeros_like(x)
+        def field(self, x):
+            return torch.zeros(x.shape[0], 12, *x.shape[2:])
 
-        def apply_offset(self, x, delta):
-            return x + delta
+        def apply_field(self, x, field):
+            return x + field[:, 9:]
 
     output, terms = objective(Identity(), frame, "train", torch.tensor([0]))
     assert torch.equal(output, frame)
@@ -135,57 +148,28 @@ def test_stability_loss_is_zero_for_an_equivariant_grade_and_positive_for_a_flic
         assert noisy(flickering, frame, flickering(frame), g).dtype == torch.float32
 
 
-def test_color_balance_weighs_each_frame_by_its_own_starting_distance(frame_and_style):
+def test_locality_costs_nothing_for_one_transform_everywhere(frame_and_style):
     frame, style = frame_and_style
-    near = global_transfer(frame, style, 0.8)  # a shot that starts close to the style
-    same_as_style = torch.nn.functional.interpolate(style, size=frame.shape[-2:], mode="bilinear")
-    frames = torch.cat([frame, near, same_as_style])
-    loss = {"name": "color", "color_weight": 1.0, "color_balance": True}
-    objective = Objective(loss, vgg={})
-    objective.set_targets(style, {"train": frames})
-    balance = objective._targets["balance"]["train"]
-    assert balance[1] > 1.3 * balance[0]  # the near frame counts more, so it is not left behind
-    assert balance[2] == 4.0  # a frame that is the style itself: capped, it cannot take over
+    objective = Objective({"name": "color", "color_weight": 1.0, "locality_weight": 1.0}, vgg={})
+    objective.set_targets(style, {"train": frame})
 
-    class Identity(torch.nn.Module):
-        def offset(self, x):
-            return torch.zeros_like(x)
+    class Fixed(torch.nn.Module):
+        def __init__(self, field):
+            super().__init__()
+            self.value = field
 
-        def apply_offset(self, x, delta):
-            return x + delta
+        def field(self, x):
+            return self.value.expand(x.shape[0], 12, *x.shape[2:])
 
-    g = torch.Generator().manual_seed(0)
-    _, balanced = objective(Identity(), frames[1:2], "train", torch.tensor([1]), g)
-    plain = Objective({**loss, "color_balance": False}, vgg={})
-    plain.set_targets(style, {"train": frames})
-    _, unbalanced = plain(Identity(), frames[1:2], "train", torch.tensor([1]),
-                          torch.Generator().manual_seed(0))
-    assert torch.isclose(balanced["color"], balance[1] * unbalanced["color"], rtol=1e-4)
+        def apply_field(self, x, field):
+            return x
 
-
-def test_color_catch_up_pushes_the_keyframe_that_lags(frame_and_style):
-    """With color_catch_up, a keyframe whose distance to the style stays where it started
-    while the others come closer gets a larger weight than its balance, the others a smaller
-    one; validation keeps the plain balance (a figure comparable from step to step)."""
-    frame, style = frame_and_style
-    frames = torch.cat([frame, global_transfer(frame, style, 0.3), global_transfer(frame, style, 0.6)])
-    objective = Objective({"name": "color", "color_weight": 1.0, "color_balance": True,
-                           "color_catch_up": 2.0}, vgg={})
-    objective.set_targets(style, {"train": frames, "val": frames})
-    balance = objective._targets["balance"]["train"]
-    start = objective._targets["start"]["train"]
-    for _ in range(20):  # frame 0 stays at its start; frames 1 and 2 have come 70% of the way
-        for i in range(3):
-            distance = start[i] * (1.0 if i == 0 else 0.3)
-            weights = objective._color_weights("train", torch.tensor([i]), distance[None])
-    lagging = objective._color_weights("train", torch.tensor([0]), start[:1])
-    ahead = objective._color_weights("train", torch.tensor([1]), 0.3 * start[1:2])
-    assert lagging[0] > 2.0 * balance[0]  # (1 / mean(1, .3, .3))^2 = 2.6
-    assert ahead[0] < 0.5 * balance[1]    # (.3 / .53)^2 = 0.32
-    assert weights.shape == (1,)
-    objective.eval()
-    assert torch.equal(objective._color_weights("val", torch.tensor([0]), start[:1]), balance[:1])
-    assert torch.equal(objective._color_weights("train", torch.tensor([0]), start[:1]), balance[:1])
+    uniform = torch.randn(1, 12, 1, 1)
+    _, terms = objective(Fixed(uniform), frame, "train", torch.tensor([0]))
+    assert terms["locality"].item() < 1e-10
+    by_position = torch.linspace(-1, 1, frame.shape[-1]).expand(1, 12, *frame.shape[2:])
+    _, terms = objective(Fixed(by_position), frame, "train", torch.tensor([0]))
+    assert terms["locality"].item() > 0.1
 
 
 def test_stability_loss_leaves_out_what_a_large_motion_invents(frame_and_style):

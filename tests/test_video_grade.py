@@ -31,6 +31,7 @@ def test_train_predict_evaluate_on_30_frames_with_a_cut(tmp_path):
     graded = tmp_path / "graded.mp4"
     result = run_cli("predict.py", f"ckpt={run_dir / 'best.ckpt'}", f"video={clip}", f"output={graded}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 shots: one global grade per shot" in result.stdout + result.stderr
     metrics = tmp_path / "metrics.json"
     result = run_cli("vst/evaluate.py", f"input={clip}", f"output={graded}", f"style={style}",
                      f"json={metrics}", "vgg_weights=null")
@@ -38,7 +39,9 @@ def test_train_predict_evaluate_on_30_frames_with_a_cut(tmp_path):
     figures = json.loads(metrics.read_text())
     assert figures["frames"] == 30 and figures["shots"] == 2
     for key in ("warp_error_ratio", "warp_error_long_k10_ratio", "luma_flicker_ratio", "ssim_structure",
-                "style_moved", "style_moved_shot1", "style_moved_shot2", "style_moved_shot_min_over_max"):
+                "style_moved", "style_moved_shot1", "style_moved_shot2", "style_moved_shot_min_over_max",
+                "grade_flicker_ratio", "grade_flicker_ratio_k10", "grade_flicker_ratio_shot1",
+                "grade_flicker_ratio_shot2", "grade_flicker_ratio_shot_max", "lut_fit_psnr"):
         assert isinstance(figures[key], float), key
     assert figures["style_moved_shot1"] > 0 and figures["style_moved_shot2"] > 0  # both shots graded
     assert (tmp_path / "metrics.png").is_file()

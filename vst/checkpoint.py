@@ -37,6 +37,9 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
     generator = build_generator(ckpt[CHECKPOINT_KEY]["model"])
     state = {k.removeprefix("generator."): v for k, v in ckpt["state_dict"].items()
              if k.startswith("generator.")}
+    if "to_rgb.weight" in state:
+        raise VstError(f"ckpt {str(path)!r} was trained by an older vst (an offset head, before the "
+                       "field of colour transforms): train it again")
     try:
         generator.load_state_dict(state)
     except RuntimeError as err:

@@ -141,19 +141,45 @@ class _Grader:
         log.info("generator on %s (%s), working size %s", self.device, precision,
                  f"{self.work_size} px (short side)" if self.work_size else "full resolution")
 
-    def __call__(self, frames):
-        """Nx3xHxW float [0, 1] tensor or NxHxWx3 uint8 array -> NxHxWx3 uint8 array."""
+    def _input(self, frames):
         from vst.io.image import resize_short_side
         from vst.io.video import uint8_to_float
 
-        torch = self.torch
         if isinstance(frames, np.ndarray):
             frames = uint8_to_float(frames)
+        x = resize_short_side(frames.to(self.device, non_blocking=True), self.size)
+        return x.contiguous(memory_format=self.layout)
+
+    def __call__(self, frames, stats=None):
+        """Nx3xHxW float [0, 1] tensor or NxHxWx3 uint8 array -> NxHxWx3 uint8 array.
+        stats: what the global transform is chosen by (`shot_stats`); None = each frame's own."""
+        torch = self.torch
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
                                                     torch.float32, enabled=self.dtype is not None):
-            x = resize_short_side(frames.to(self.device, non_blocking=True), self.size)
-            y = self.generator(x.contiguous(memory_format=self.layout), self.work_size)
+            y = self.generator(self._input(frames), self.work_size, stats)
             return y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+    def shot_stats(self, source, batch: int):
+        """One row of colour statistics per frame of a video: its shot's mean (PySceneDetect
+        finds the cuts), so the global part of the grade is one fixed transform per shot and
+        cannot drift with what moves through the frame. Returns (stats, shots)."""
+        from tqdm import tqdm
+
+        from vst.shots import ShotDetector
+
+        torch = self.torch
+        detector, rows = ShotDetector(), []
+        with torch.inference_mode(), tqdm(total=source.info.frames_hint or None, unit="frame",
+                                          desc="finding shots", dynamic_ncols=True) as bar:
+            for rgbs in source.iter_rgb8(batch):
+                for rgb in rgbs:
+                    detector.add(rgb)
+                rows.append(self.generator.frame_stats(self._input(rgbs), self.work_size).cpu())
+                bar.update(len(rgbs))
+        stats, shots = torch.cat(rows), detector.shots()
+        for start, end in shots:
+            stats[start:end] = stats[start:end].mean(0)
+        return stats, shots
 
 
 def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
@@ -168,9 +194,15 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
     height, width = short_side_size(info.height, info.width, cfg.size)
     batch = int(cfg.batch_size)
 
+    stats, shots = grader.shot_stats(source, batch)
+    log.info("%d shot%s: one global grade per shot", len(shots), "" if len(shots) == 1 else "s")
+
     def read(emit):
+        done = 0
         for frames, stamps in source.iter_timed(batch):
-            emit((frames, stamps))
+            rows = stats[done:done + len(frames)]
+            emit((frames, stamps, rows if len(rows) == len(frames) else None))
+            done += len(frames)
 
     with atomic_file(out, bool(cfg.overwrite)) as tmp:
         with VideoWriter(tmp, info, width, height, cfg.codec, cfg.crf, cfg.preset) as writer, \
@@ -189,8 +221,8 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
             reader.start()
             encoder.start()
             try:
-                for frames, stamps in reader.items():
-                    encoder.put((grader(frames), stamps))
+                for frames, stamps, rows in reader.items():
+                    encoder.put((grader(frames, rows), stamps))
                 encoder.finish()
             except BaseException:
                 reader.stop.set()  # the reader stops before its next batch

@@ -1,9 +1,11 @@
 """Stability loss: the compound regularisation of Wang et al. 2020 ("Consistent Video Style
 Transfer via Compound Regularization", also used by CAP-VSTNet), on the grade itself.
 
-A frame moved by a small random motion (shift, rotation, zoom: a synthetic optical flow) and
-given a little sensor-like noise is still the same picture, so its grade must be the moved
-grade: ``offset(W(x) + n) == W(offset(x))``. The grade is compared, not the graded frame:
+A frame moved by a small random motion (shift, rotation, zoom: a synthetic optical flow), given
+a little sensor-like noise and a slight change of exposure is still the same shot, so its grade
+(the model's field of colour transforms) must be the moved grade: ``field(g W(x) + n) ==
+W(field(x))``. The exposure change asks what a fixed grade does: one transform for the whole
+shot, however the light drifts from frame to frame. The grade is compared, not the graded frame:
 the frame's own noise passes through a grade unchanged (that is the source's noise, which
 the output is allowed to keep); what must not happen is the grade *reacting* to noise or
 motion, which is what flickers. Pixels whose source lies outside the frame (the warp invents
@@ -41,23 +43,25 @@ def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 
 
 class StabilityLoss(nn.Module):
-    """MSE between offset(W(x) + noise) and W(offset(x)) where W(x) shows real content."""
+    """MSE between field(g W(x) + noise) and W(field(x)) where W(x) shows real content."""
 
     def __init__(self, shift: float = 2.0, rotate: float = 1.0, zoom: float = 0.02,
-                 noise: float = 0.02, margin: float = 0.05):
+                 noise: float = 0.02, exposure: float = 0.0, margin: float = 0.05):
+        """exposure: the largest relative change of brightness (gain g in 1 +- exposure)."""
         super().__init__()
         self.shift, self.rotate, self.zoom = shift, rotate, zoom
-        self.noise, self.margin = noise, margin
+        self.noise, self.exposure, self.margin = noise, exposure, margin
 
-    def forward(self, offset: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                delta: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """offset: the model's grade function; x: frames; delta: offset(x), already computed."""
+    def forward(self, field: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                grade: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """field: the model's grade function; x: frames; grade: field(x), already computed."""
         n, _, h, w = x.shape
         grid = random_motion(n, h, w, self.shift, self.rotate, self.zoom, generator)
         noise = torch.randn(x.shape, generator=generator).to(x.device) * self.noise
-        moved = (warp(x, grid) + noise).clamp(0, 1).to(x.dtype)
-        expected = warp(delta, grid)
-        got = offset(moved.contiguous(memory_format=_memory_format(x))).float()
+        gain = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1).to(x.device) * self.exposure
+        moved = (warp(x, grid) * gain + noise).clamp(0, 1).to(x.dtype)
+        expected = warp(grade, grid)
+        got = field(moved.contiguous(memory_format=_memory_format(x))).float()
         # compared where the moved frame shows real content (its source point lies inside the
         # frame; outside, the warp repeats the border pixels), `margin` away from the borders
         # of both frames (the network pads there)

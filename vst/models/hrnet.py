@@ -8,15 +8,30 @@ channel concatenation into a 192-channel full-resolution map, then blocks 192 ->
 
 Input and output: RGB in [0, 1], any height and width (padded to a multiple of 4 inside,
 cropped back). `work_size` (model config): the network looks at the frame scaled to this short
-side and its offset is upsampled to the frame's own size, in training and in prediction alike.
-The grade is then a smooth field that cannot invent texture or amplify it from one frame to
-the next, and it costs the same at 1080p as at 280p.
+side and its field of colour transforms is upsampled to the frame's own size, in training and
+in prediction alike. The grade is then a smooth field that cannot invent texture or amplify it
+from one frame to the next, and it costs the same at 1080p as at 280p.
 
-The reference emits unbounded values in ImageNet-normalised space, which can leave the
-display gamut. Here the three output channels are an offset in logit space: the grade is
-``sigmoid(logit(base) + delta)``, always inside (0, 1) and never clipping (gradients never die
-at the gamut edge), and the last convolution starts at zero so an untrained generator is the
-identity: training begins from the content frame itself.
+Output head: the reference emits RGB in ImageNet-normalised space, which can leave the display
+gamut and, upsampled from a working size, paints halos where one offset field has to serve
+both sides of a sharp edge. Here the network emits, for each pixel, an affine colour transform
+in logit space (HDRnet's idea, Gharbi et al. 2017: a smooth field of colour transforms applied
+to every full-resolution pixel): ``from_logit(A(x, y) @ to_logit(base) + b(x, y))``. The
+picture's edges come from the full-resolution frame itself, so a grade that darkens the sky
+and lifts the ridge keeps the edge between them sharp; a grade that is one transform
+everywhere (a LUT-like look) is simply A and b constant. Values are squeezed into
+[MARGIN, 1 - MARGIN] before the logit: a plain logit sends a clipped channel of a blown
+highlight to +-9, and any cross-channel term of A then turns a white street light cyan. The
+last convolution and the global head start at zero, so A = I, b = 0 and an untrained
+generator is the identity: training begins from the content frame itself.
+
+Global head: instance normalisation takes each frame's own colour statistics out of the
+convolutional path, which then sees only patterns; a small MLP on those statistics (RGB mean,
+spread and correlations, luma quantiles) gives the frame one transform of its own. Frames of
+one shot have nearly the same statistics, so they get nearly the same grade, and a new shot
+gets its own without being told where the cut is. On a video, prediction goes further: it
+gives every frame of a shot the shot's mean statistics (`stats`), so the global transform is
+one fixed grade per shot, as a colourist's would be.
 
 `detail_sigma` (model config): the grade moves the frame's base layer (a Gaussian blur with
 this sigma, as a fraction of the short side) and the finer detail, ``x - base``, is added back
@@ -33,9 +48,10 @@ from torch import nn
 
 from vst.filters import gaussian_blur
 
+_LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_EPS = 1e-4  # keeps logit(x) finite for pure black and white pixels
+MARGIN = 0.05  # values are squeezed into [MARGIN, 1 - MARGIN] before the logit (docstring)
 
 
 class InstanceNorm(nn.Module):
@@ -126,39 +142,56 @@ class HRNet(nn.Module):
         # stage 3: fuse everything at full resolution (64 + 64 + 64 = 192 channels)
         self.full4 = Bottleneck(64, 64)
         self.head = nn.Sequential(Bottleneck(192, 64), Bottleneck(64, 32), Bottleneck(32, 16))
-        self.to_rgb = _conv(16, 3, 3)
-        nn.init.zeros_(self.to_rgb.weight)  # start as the identity (see module docstring)
-        nn.init.zeros_(self.to_rgb.bias)
+        self.to_coeffs = _conv(16, 12, 3)  # A - I (3x3) and b (3) of each pixel's transform
+        # the frame's own colour statistics -> one transform for the whole frame (instance
+        # norm takes them out of the convolutional path, which sees only patterns)
+        self.global_head = nn.Sequential(nn.Linear(_STATS, 32), nn.ReLU(inplace=True), nn.Linear(32, 12))
+        for layer in (self.to_coeffs, self.global_head[-1]):  # start as the identity (see docstring)
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, work_size: int | None | str = "model",
+                stats: torch.Tensor | None = None) -> torch.Tensor:
         """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
-        (bilinearly upsampled) offset to the full-resolution frame; None = full resolution;
-        "model" = the model's own work_size."""
-        return self.apply_offset(x, self.offset(x, work_size))
+        (bilinearly upsampled) field of transforms to the full-resolution frame; None = full
+        resolution; "model" = the model's own work_size. stats: the colour statistics the
+        global transform is chosen by (N x 14, `frame_stats`); None = each frame's own."""
+        return self.apply_field(x, self.field(x, work_size, stats))
 
-    def offset(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
-        """The grade as a field: the logit-space offset for each pixel of x (Nx3xHxW)."""
+    def field(self, x: torch.Tensor, work_size: int | None | str = "model",
+              stats: torch.Tensor | None = None) -> torch.Tensor:
+        """The grade as a field: each pixel's colour transform (Nx12xHxW: A - I row by row, b),
+        the global transform chosen by `stats` plus a local one from the convolutional network."""
+        h, w = x.shape[-2:]
+        small = self._working(x, work_size)
+        coeffs = self._padded_delta(small)
+        if small is not x:
+            coeffs = F.interpolate(coeffs, size=(h, w), mode="bilinear", align_corners=False)
+        stats = colour_stats(small) if stats is None else stats.to(coeffs.device)
+        return coeffs + self.global_head(stats.float()).to(coeffs.dtype)[..., None, None]
+
+    def frame_stats(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
+        """Each frame's colour statistics (N x 14), as `field` computes them."""
+        return colour_stats(self._working(x, work_size))
+
+    def _working(self, x: torch.Tensor, work_size: int | None | str) -> torch.Tensor:
         if work_size == "model":
             work_size = self.work_size
         h, w = x.shape[-2:]
-        small = x
-        if work_size is not None and min(h, w) > work_size:
-            scale = work_size / min(h, w)
-            small = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear",
-                                  antialias=True, align_corners=False)
-        delta = self._padded_delta(small)
-        if small is not x:
-            delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
-        return delta
+        if work_size is None or min(h, w) <= work_size:
+            return x
+        scale = work_size / min(h, w)
+        return F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear",
+                             antialias=True, align_corners=False)
 
-    def apply_offset(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """The graded frame: sigmoid(logit(base) + delta) + (x - base), in [0, 1]."""
+    def apply_field(self, x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+        """The graded frame: from_logit(A @ to_logit(base) + b) + (x - base), in [0, 1]."""
         x = x.float()
         base = gaussian_blur(x, max(0.5, self.detail_sigma * min(x.shape[-2:]))) \
             if self.detail_sigma else x
-        graded = torch.sigmoid(torch.logit(base.clamp(_EPS, 1 - _EPS)) + delta.float())
+        graded = from_logit(affine(to_logit(base), field.float()))
         return graded if base is x else (graded + (x - base)).clamp(0, 1)
 
     def _padded_delta(self, x: torch.Tensor) -> torch.Tensor:
@@ -175,7 +208,42 @@ class HRNet(nn.Module):
         map5 = torch.cat((self.full_to_half(map2), self.half1(map3)), 1)
         map6 = torch.cat((self.full_to_quarter(map2), self.half_to_quarter(map3)), 1)
         fused = torch.cat((self.full4(map4), _up(map5, 2), _up(map6, 4)), 1)
-        return self.to_rgb(self.head(fused))
+        return self.to_coeffs(self.head(fused))
+
+
+_STATS = 14
+_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def colour_stats(x: torch.Tensor) -> torch.Tensor:
+    """Nx3xHxW -> N x 14: mean, standard deviation and correlations of R, G, B and five
+    quantiles of luma, in float32 (what a global grade of this frame should depend on)."""
+    with torch.autocast(x.device.type, enabled=False):
+        flat = x.detach().float().flatten(2)
+        mean = flat.mean(-1)
+        centred = flat - mean[..., None]
+        std = centred.pow(2).mean(-1).sqrt()
+        unit = centred / std[..., None].clamp_min(1e-4)
+        corr = torch.stack([(unit[:, i] * unit[:, j]).mean(-1) for i, j in ((0, 1), (0, 2), (1, 2))], 1)
+        luma = (flat * torch.tensor(_LUMA, device=x.device)[:, None]).sum(1)
+        q = torch.quantile(luma, torch.tensor(_QUANTILES, device=x.device), dim=-1).T
+        return torch.cat([mean, std, corr, q], 1)
+
+
+def to_logit(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> the logit of the value squeezed into [MARGIN, 1 - MARGIN]."""
+    return torch.logit(MARGIN + (1 - 2 * MARGIN) * x.clamp(0, 1))
+
+
+def from_logit(z: torch.Tensor) -> torch.Tensor:
+    """Inverse of `to_logit`, clipped to [0, 1]."""
+    return ((torch.sigmoid(z) - MARGIN) / (1 - 2 * MARGIN)).clamp(0, 1)
+
+
+def affine(z: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """(I + A) z + b per pixel: z Nx3xHxW, field Nx12xHxW (A row by row, then b)."""
+    a = field[:, :9].unflatten(1, (3, 3))
+    return z + torch.einsum("nijhw,njhw->nihw", a, z) + field[:, 9:]
 
 
 def build_generator(model: dict) -> nn.Module:

@@ -160,11 +160,11 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
 
     calls = []
 
-    def failing(self, frames):
+    def failing(self, frames, stats=None):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return original(self, frames)
+        return original(self, frames, stats)
 
     original = predict_module._Grader.__call__
     monkeypatch.setattr(predict_module._Grader, "__call__", failing)

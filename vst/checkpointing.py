@@ -10,6 +10,8 @@ validation, and a stop on Ctrl-C or SIGTERM that saves first (resumed with `resu
 
 from __future__ import annotations
 
+import errno
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -27,7 +29,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         with atomic_file(Path(path), overwrite=True, what="checkpoint") as tmp, open(tmp, "wb") as f:
-            torch.save(checkpoint, f)  # through a Python file: a full disk is an OSError
+            try:
+                torch.save(checkpoint, f)  # through a Python file: a full disk is an OSError...
+            except RuntimeError as err:  # ...or, when the zip writer sees the short write first, this
+                if shutil.disk_usage(tmp.parent).free < _FULL:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(path)) from err
+                raise
+
+
+_FULL = 1 << 20  # bytes free below which a failed checkpoint write is a full disk
 
 
 class LastCheckpoint(Checkpoint):

@@ -187,3 +187,27 @@ def test_stability_loss_leaves_out_what_a_large_motion_invents(frame_and_style):
     jittered = large(lambda x: local(x) + 0.02 * torch.randn(x.shape, generator=g), frame,
                      local(frame), g).item()
     assert equivariant < 1e-3 * jittered, (equivariant, jittered)
+
+
+def test_stability_holds_the_global_transform_at_the_frames_own(frame_and_style):
+    """Prediction fixes the global transform per shot, so the stability term must not punish a
+    grade for depending on the frame's colour statistics (a re-exposed frame would otherwise
+    pull every shot's grade toward one); a local part that reacts to exposure still pays."""
+    from vst.models.hrnet import HRNet
+
+    frame, style = frame_and_style
+    config = {"name": "color", "stability_weight": 1.0,
+              "stability": {"shift": 0.0, "rotate": 0.0, "zoom": 0.0, "noise": 0.0, "exposure": 0.2}}
+    objective = Objective(config, vgg={})
+    objective.set_targets(style, {"train": frame})
+    torch.manual_seed(0)
+    model = HRNet(work_size=None)
+    torch.nn.init.normal_(model.global_head[-1].weight, std=0.5)  # the grade follows the stats
+    with torch.no_grad():
+        moved_grade = model.global_head(model.frame_stats(frame * 0.8))
+    assert (moved_grade - model.global_head(model.frame_stats(frame))).abs().max() > 0.05
+    _, terms = objective(model, frame, "train", torch.tensor([0]), torch.Generator().manual_seed(0))
+    assert terms["stability"].item() < 1e-10
+    torch.nn.init.normal_(model.to_coeffs.weight, std=0.5)  # a local part that sees brightness
+    _, terms = objective(model, frame, "train", torch.tensor([0]), torch.Generator().manual_seed(0))
+    assert terms["stability"].item() > 1e-4

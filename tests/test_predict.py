@@ -22,6 +22,7 @@ from tests.conftest import (
     shared_file,
     write_clip,
 )
+from vst.checkpoint import GRADE_FORMAT
 from vst.models.hrnet import HRNet
 
 
@@ -41,7 +42,8 @@ def identity_ckpt(tmp_path_factory) -> Path:
     """An untrained generator: its output head is zero, so output = input (within 1e-4)."""
     path = tmp_path_factory.mktemp("identity") / "identity.ckpt"
     state = {f"generator.{k}": v for k, v in HRNet().state_dict().items()}
-    torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64}}, path)
+    torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64,
+                                             "grade_format": GRADE_FORMAT}}, path)
     return path
 
 
@@ -198,6 +200,37 @@ def test_a_file_missing_frames_never_takes_the_output_name(identity_ckpt, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_frames_the_shot_pass_did_not_see_get_their_own_statistics(identity_ckpt, tmp_path,
+                                                                    monkeypatch, caplog):
+    """Should the grading pass decode more frames than the shot pass counted, those frames are
+    graded by their own colour statistics, and the log says so (never a silent mismatch)."""
+    from vst import predict as predict_module
+
+    original_stats, original_call = predict_module._Grader.shot_stats, predict_module._Grader.__call__
+    given = []
+
+    def fewer(self, source, batch):
+        stats, shots = original_stats(self, source, batch)
+        return stats[:21], shots
+
+    def recording(self, frames, stats=None):
+        given.append(stats is not None)
+        return original_call(self, frames, stats)
+
+    monkeypatch.setattr(predict_module._Grader, "shot_stats", fewer)
+    monkeypatch.setattr(predict_module._Grader, "__call__", recording)
+    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
+    for key in ("defaults", "hydra"):
+        cfg.pop(key)
+    cfg.ckpt, cfg.output = str(identity_ckpt), str(tmp_path / "out.mp4")
+    cfg.video, cfg.batch_size = str(ROOT / "samples" / "mountain_walk_2s.mp4"), 2
+    with caplog.at_level("WARNING", logger="vst"):
+        predict_module.predict(cfg)
+    assert given == [True] * 10 + [False] * 15  # batches of 2: frames 0-19 have shot rows
+    assert "frames from 21 on were not seen by the shot pass" in caplog.text
+    assert _probe(tmp_path / "out.mp4")["frames"] == 50
+
+
 def test_any_damaged_checkpoint_is_a_clear_error(identity_ckpt, tmp_path):
     """Random bytes make the unpickler raise all sorts of exceptions; each must become a VstError."""
     from vst.checkpoint import load_generator
@@ -215,7 +248,7 @@ def test_any_damaged_checkpoint_is_a_clear_error(identity_ckpt, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing_ckpt", "corrupt_ckpt", "foreign_ckpt", "wrong_weights",
-                                  "zero_byte_video", "truncated_video", "not_a_video",
+                                  "older_grade", "zero_byte_video", "truncated_video", "not_a_video",
                                   "output_exists", "output_folder_missing", "bad_extension",
                                   "codec_container_mismatch", "output_is_input",
                                   "corrupt_first_frames", "output_is_a_folder", "number_as_path",
@@ -226,6 +259,9 @@ def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
     torch.save({"state_dict": {"layer.weight": torch.zeros(3)}}, tmp_path / "foreign.ckpt")
     torch.save({"state_dict": {"generator.x": torch.zeros(3)}, "vst": {"model": {"name": "hrnet"}}},
                tmp_path / "wrong.ckpt")
+    old = torch.load(ckpt, weights_only=True)
+    old["vst"].pop("grade_format")  # as the vst before the rescaled statistics wrote it
+    torch.save(old, tmp_path / "old.ckpt")
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "cut.mp4").write_bytes(video.read_bytes()[: video.stat().st_size // 3])
     (tmp_path / "text.mp4").write_text("not a video")
@@ -241,6 +277,8 @@ def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
                          ["foreign.ckpt", "not a vst checkpoint"]),
         "wrong_weights": ([f"ckpt={tmp_path / 'wrong.ckpt'}", f"video={video}"],
                           ["wrong.ckpt", "do not fit"]),
+        "older_grade": ([f"ckpt={tmp_path / 'old.ckpt'}", f"video={video}"],
+                        ["old.ckpt", "older vst", "train it again"]),
         "zero_byte_video": ([f"ckpt={ckpt}", f"video={tmp_path / 'empty.mp4'}"],
                             ["empty.mp4", "empty"]),
         "truncated_video": ([f"ckpt={ckpt}", f"video={tmp_path / 'cut.mp4'}"],

@@ -13,6 +13,9 @@ from vst.io.image import check_input_file
 from vst.models.hrnet import build_generator
 
 CHECKPOINT_KEY = "vst"  # where a checkpoint keeps what predict needs to rebuild the generator
+# what the weights mean; raised when the same weights would grade differently: 2 = the global
+# head reads colour statistics as logits and logs (before, as plain values)
+GRADE_FORMAT = 2
 
 
 def read_checkpoint(path: str | Path, what: str = "ckpt") -> dict:
@@ -46,4 +49,7 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
         raise VstError(f"ckpt {str(path)!r}: its weights do not fit the "
                        f"{ckpt[CHECKPOINT_KEY]['model']['name']} generator "
                        f"({str(err).splitlines()[0][:160]})") from None
+    if ckpt[CHECKPOINT_KEY].get("grade_format", 1) < GRADE_FORMAT:
+        raise VstError(f"ckpt {str(path)!r} was trained by an older vst (its weights mean another "
+                       "grade to this version): train it again")
     return generator.eval().requires_grad_(False), dict(ckpt[CHECKPOINT_KEY])

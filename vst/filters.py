@@ -1,4 +1,4 @@
-"""Image filters shared by the generator and the losses."""
+"""Image filters for the losses."""
 
 from __future__ import annotations
 

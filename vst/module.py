@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from vst import __version__
-from vst.checkpoint import CHECKPOINT_KEY
+from vst.checkpoint import CHECKPOINT_KEY, GRADE_FORMAT
 from vst.losses.objective import Objective
 from vst.models.hrnet import build_generator
 
@@ -113,6 +113,7 @@ class StyleTransferModule(L.LightningModule):
             k: v for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")
         }
         checkpoint[CHECKPOINT_KEY] = {"model": dict(self.hparams["model"]), "version": __version__,
+                                      "grade_format": GRADE_FORMAT,
                                       "train_size": self.hparams["data"]["size"]}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

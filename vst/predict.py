@@ -157,7 +157,8 @@ class _Grader:
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
                                                     torch.float32, enabled=self.dtype is not None):
             y = self.generator(self._input(frames), self.work_size, stats)
-            return y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1).cpu().numpy()
+            rgb = y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1)
+            return rgb.contiguous().cpu().numpy()
 
     def shot_stats(self, source, batch: int):
         """One row of colour statistics per frame of a video: its shot's mean (PySceneDetect
@@ -165,18 +166,18 @@ class _Grader:
         cannot drift with what moves through the frame. Returns (stats, shots)."""
         from tqdm import tqdm
 
-        from vst.shots import ShotDetector
+        from vst.shots import detect_shots
 
         torch = self.torch
-        detector, rows = ShotDetector(), []
+        rows = []
         with torch.inference_mode(), tqdm(total=source.info.frames_hint or None, unit="frame",
                                           desc="finding shots", dynamic_ncols=True) as bar:
-            for rgbs in source.iter_rgb8(batch):
-                for rgb in rgbs:
-                    detector.add(rgb)
+            def add(rgbs):
                 rows.append(self.generator.frame_stats(self._input(rgbs), self.work_size).cpu())
                 bar.update(len(rgbs))
-        stats, shots = torch.cat(rows), detector.shots()
+
+            shots = detect_shots(source, batch=batch, on_batch=add)
+        stats = torch.cat(rows)
         for start, end in shots:
             stats[start:end] = stats[start:end].mean(0)
         return stats, shots
@@ -198,9 +199,13 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
     log.info("%d shot%s: one global grade per shot", len(shots), "" if len(shots) == 1 else "s")
 
     def read(emit):
-        done = 0
+        done, warned = 0, False
         for frames, stamps in source.iter_timed(batch):
             rows = stats[done:done + len(frames)]
+            if len(rows) != len(frames) and not warned:  # this pass decoded more frames
+                log.warning("frames from %d on were not seen by the shot pass: each is graded "
+                            "by its own colour statistics", done + len(rows))
+                warned = True
             emit((frames, stamps, rows if len(rows) == len(frames) else None))
             done += len(frames)
 

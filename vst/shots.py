@@ -9,6 +9,7 @@ spread over the longest shots when `per_shot` > 1.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -45,15 +46,19 @@ class ShotDetector:
 
 
 def detect_shots(frames: FrameSource, threshold: float = 27.0, min_len: int = 15,
-                 batch: int = 32) -> list[tuple[int, int]]:
-    """[start, end) frame ranges of the shots of `frames` (one range for a still)."""
-    n = len(frames)
-    if n < 2 or not isinstance(frames, VideoFrames):  # a still or a folder: one shot
-        return [(0, n)]
+                 batch: int = 32, on_batch: Callable[[np.ndarray], None] | None = None,
+                 ) -> list[tuple[int, int]]:
+    """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).
+    on_batch: called with each batch of a video's frames (N x H x W x 3 uint8) as it is read,
+    so that another per-frame pass can share this one's decoding."""
+    if not isinstance(frames, VideoFrames):  # a still or a folder: one shot
+        return [(0, len(frames))]
     detector = ShotDetector(threshold, min_len)
     for rgbs in frames.iter_rgb8(batch):
         for rgb in rgbs:
             detector.add(rgb)
+        if on_batch is not None:
+            on_batch(rgbs)
     return detector.shots()
 
 

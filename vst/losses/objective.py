@@ -4,7 +4,8 @@ Terms (weight 0 or absent = off, and nothing for it is built or loaded):
 - content, style: Gatys et al. on a frozen VGG19 (`perceptual`; needs ImageNet weights)
 - color: Gaussian W2 in Lab to the style, whole picture and tonal zones (`color`)
 - structure: 1 - local luma correlation between output and content frame (`structure`)
-- stability: the grade of a slightly moved, noised frame is the moved grade (`stability`)
+- stability: the grade of a slightly moved, noised, re-exposed frame is the moved grade, with
+  the global transform held at the frame's own (`stability`)
 - locality: how far each pixel's colour transform is from the frame's mean transform: a
   grade that is one transform of colour everywhere (a LUT) costs nothing, one that paints
   colour by position pays for it
@@ -15,6 +16,7 @@ network), loss=hybrid (perceptual + color); each adds stability and locality.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -82,7 +84,10 @@ class Objective(nn.Module):
         if self.structure is not None:
             terms["structure"] = self.structure(output, content)
         if self.stability is not None:
-            terms["stability"] = self.stability(model.field, content, field, generator)
+            # the moved frame keeps the frame's own statistics: the global transform is fixed
+            # per shot at prediction, so what must hold still is the local part
+            shot = partial(model.field, stats=model.frame_stats(content))
+            terms["stability"] = self.stability(shot, content, field, generator)
         if "locality" in self.weights:
             spread = field.float() - field.float().mean((2, 3), keepdim=True)
             terms["locality"] = (spread**2).mean()

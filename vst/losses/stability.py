@@ -5,7 +5,10 @@ A frame moved by a small random motion (shift, rotation, zoom: a synthetic optic
 a little sensor-like noise and a slight change of exposure is still the same shot, so its grade
 (the model's field of colour transforms) must be the moved grade: ``field(g W(x) + n) ==
 W(field(x))``. The exposure change asks what a fixed grade does: one transform for the whole
-shot, however the light drifts from frame to frame. The grade is compared, not the graded frame:
+shot, however the light drifts from frame to frame. The caller holds the generator's global
+transform at the unmoved frame's (prediction fixes it per shot from the shot's statistics),
+so this term trains the part that still sees each frame, the local one, and leaves the global
+one free to give each shot its own grade. The grade is compared, not the graded frame:
 the frame's own noise passes through a grade unchanged (that is the source's noise, which
 the output is allowed to keep); what must not happen is the grade *reacting* to noise or
 motion, which is what flickers. Pixels whose source lies outside the frame (the warp invents

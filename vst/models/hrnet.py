@@ -33,11 +33,15 @@ gets its own without being told where the cut is. On a video, prediction goes fu
 gives every frame of a shot the shot's mean statistics (`stats`), so the global transform is
 one fixed grade per shot, as a colourist's would be.
 
-`detail_sigma` (model config): the grade moves the frame's base layer (a Gaussian blur with
-this sigma, as a fraction of the short side) and the finer detail, ``x - base``, is added back
-unchanged. A grade that raises contrast or saturation would otherwise raise the grain, the
-compression noise and every pixel of motion error by the same factor, which the eye reads
-as shimmer (kenburns + summer_1am: warping error 2.87x the source's -> 1.06x).
+No detail layer: an earlier head graded a blurred base layer and added the finer detail back
+unchanged. Measured against a fixed grade of the same look (`grade_flicker_ratio`), that made
+a grade which lowers contrast flicker more, not less, since the source's grain kept its full
+amplitude while the picture around it flattened (kenburns + summer_1am: 1.21 -> 1.04), and the
+blur was the slowest step of a 1080p frame. Every pixel now goes through its own transform.
+
+The transform is applied in float32 whatever the autocast (bf16 would round the logits to
+visible steps) and on plain-layout planes, one multiply-add per matrix entry (an einsum
+there runs in bf16 under autocast, and slowly).
 """
 
 from __future__ import annotations
@@ -45,8 +49,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from vst.filters import gaussian_blur
 
 _LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -123,12 +125,10 @@ class HRNet(nn.Module):
 
     multiple = 4  # the 1/4 branch needs sizes divisible by 4; other sizes are padded
 
-    def __init__(self, work_size: int | None = None, detail_sigma: float = 0.0) -> None:
-        """work_size: short side the network runs at (None = every pixel of the input).
-        detail_sigma: the detail kept out of the grade, as a fraction of the short side
-        (0 = grade every pixel as it is)."""
+    def __init__(self, work_size: int | None = None) -> None:
+        """work_size: short side the network runs at (None = every pixel of the input)."""
         super().__init__()
-        self.work_size, self.detail_sigma = work_size, detail_sigma
+        self.work_size = work_size
         # stage 1: full resolution stem and the first split to 1/2
         self.full1 = Bottleneck(3, 16)
         self.full2 = Bottleneck(16, 32)
@@ -162,15 +162,17 @@ class HRNet(nn.Module):
 
     def field(self, x: torch.Tensor, work_size: int | None | str = "model",
               stats: torch.Tensor | None = None) -> torch.Tensor:
-        """The grade as a field: each pixel's colour transform (Nx12xHxW: A - I row by row, b),
-        the global transform chosen by `stats` plus a local one from the convolutional network."""
+        """The grade as a field: each pixel's colour transform (Nx12xHxW float32: A - I row by row,
+        b), the global transform chosen by `stats` plus a local one from the convolutional network."""
         h, w = x.shape[-2:]
         small = self._working(x, work_size)
-        coeffs = self._padded_delta(small)
+        stats = colour_stats(small) if stats is None else stats.to(small.device)
+        # global + local at the working size, then one upsample (same field: bilinear weights sum to 1)
+        coeffs = self._padded_delta(small).float().contiguous()
+        coeffs = coeffs + self.global_head(stats.float()).float()[..., None, None]
         if small is not x:
             coeffs = F.interpolate(coeffs, size=(h, w), mode="bilinear", align_corners=False)
-        stats = colour_stats(small) if stats is None else stats.to(coeffs.device)
-        return coeffs + self.global_head(stats.float()).to(coeffs.dtype)[..., None, None]
+        return coeffs
 
     def frame_stats(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
         """Each frame's colour statistics (N x 14), as `field` computes them."""
@@ -187,12 +189,9 @@ class HRNet(nn.Module):
                              antialias=True, align_corners=False)
 
     def apply_field(self, x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
-        """The graded frame: from_logit(A @ to_logit(base) + b) + (x - base), in [0, 1]."""
-        x = x.float()
-        base = gaussian_blur(x, max(0.5, self.detail_sigma * min(x.shape[-2:]))) \
-            if self.detail_sigma else x
-        graded = from_logit(affine(to_logit(base), field.float()))
-        return graded if base is x else (graded + (x - base)).clamp(0, 1)
+        """The graded frame, from_logit((I + A) to_logit(x) + b), in [0, 1] (float32)."""
+        with torch.autocast(x.device.type, enabled=False):
+            return from_logit(affine(to_logit(x.float().contiguous()), field.float().contiguous()))
 
     def _padded_delta(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -217,7 +216,10 @@ _QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 def colour_stats(x: torch.Tensor) -> torch.Tensor:
     """Nx3xHxW -> N x 14: mean, standard deviation and correlations of R, G, B and five
-    quantiles of luma, in float32 (what a global grade of this frame should depend on)."""
+    quantiles of luma, in float32 (what a global grade of this frame should depend on).
+    Levels are logits, spreads logs and correlations Fisher-transformed, so that one shot
+    differs from the next by about one unit: on plain values the global head needs more steps
+    than training has to tell the shots of a clip apart."""
     with torch.autocast(x.device.type, enabled=False):
         flat = x.detach().float().flatten(2)
         mean = flat.mean(-1)
@@ -227,7 +229,10 @@ def colour_stats(x: torch.Tensor) -> torch.Tensor:
         corr = torch.stack([(unit[:, i] * unit[:, j]).mean(-1) for i, j in ((0, 1), (0, 2), (1, 2))], 1)
         luma = (flat * torch.tensor(_LUMA, device=x.device)[:, None]).sum(1)
         q = torch.quantile(luma, torch.tensor(_QUANTILES, device=x.device), dim=-1).T
-        return torch.cat([mean, std, corr, q], 1)
+        # in units where one shot differs from the next by about one: levels as logits (the
+        # space the transform works in), spread as a log, correlation Fisher-transformed
+        return torch.cat([torch.logit(mean.clamp(0.01, 0.99)), std.clamp_min(1e-3).log(),
+                          corr.clamp(-0.99, 0.99).atanh(), torch.logit(q.clamp(0.01, 0.99))], 1)
 
 
 def to_logit(x: torch.Tensor) -> torch.Tensor:
@@ -242,8 +247,9 @@ def from_logit(z: torch.Tensor) -> torch.Tensor:
 
 def affine(z: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """(I + A) z + b per pixel: z Nx3xHxW, field Nx12xHxW (A row by row, then b)."""
-    a = field[:, :9].unflatten(1, (3, 3))
-    return z + torch.einsum("nijhw,njhw->nihw", a, z) + field[:, 9:]
+    f = field
+    return torch.stack([z[:, i] + f[:, 9 + i] + f[:, 3 * i] * z[:, 0] + f[:, 3 * i + 1] * z[:, 1]
+                        + f[:, 3 * i + 2] * z[:, 2] for i in range(3)], 1)
 
 
 def build_generator(model: dict) -> nn.Module:
@@ -253,4 +259,4 @@ def build_generator(model: dict) -> nn.Module:
         from vst.errors import VstError
 
         raise VstError(f"unknown model.name {name!r} (available: hrnet)")
-    return HRNet(model.get("work_size"), float(model.get("detail_sigma") or 0.0))
+    return HRNet(model.get("work_size"))  # (an older config's detail_sigma is not used any more)

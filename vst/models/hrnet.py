@@ -27,9 +27,9 @@ generator is the identity: training begins from the content frame itself.
 
 Global head: instance normalisation takes each frame's own colour statistics out of the
 convolutional path, which then sees only patterns; a small MLP on those statistics (RGB mean,
-spread and correlations, luma quantiles) gives the frame one transform of its own. Frames of
-one shot have nearly the same statistics, so they get nearly the same grade, and a new shot
-gets its own without being told where the cut is. On a video, prediction goes further: it
+spread and correlations, luma quantiles; `colour_stats`) gives the frame one transform of its
+own. Frames of one shot have nearly the same statistics, so they get nearly the same grade,
+and a new shot gets its own without being told where the cut is. On a video, prediction goes further: it
 gives every frame of a shot the shot's mean statistics (`stats`), so the global transform is
 one fixed grade per shot, as a colourist's would be.
 

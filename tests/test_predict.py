@@ -257,7 +257,8 @@ def test_bad_input_stops_with_one_clear_line(case, ckpt, tmp_path):
     video = shared_file("video/mountain_walk.mp4")
     (tmp_path / "corrupt.ckpt").write_bytes(np.random.default_rng(0).bytes(2000))
     torch.save({"state_dict": {"layer.weight": torch.zeros(3)}}, tmp_path / "foreign.ckpt")
-    torch.save({"state_dict": {"generator.x": torch.zeros(3)}, "vst": {"model": {"name": "hrnet"}}},
+    torch.save({"state_dict": {"generator.x": torch.zeros(3)}, "vst": {"model": {"name": "hrnet"},
+                                                                   "grade_format": GRADE_FORMAT}},
                tmp_path / "wrong.ckpt")
     old = torch.load(ckpt, weights_only=True)
     old["vst"].pop("grade_format")  # as the vst before the rescaled statistics wrote it

@@ -14,8 +14,9 @@ from vst.models.hrnet import build_generator
 
 CHECKPOINT_KEY = "vst"  # where a checkpoint keeps what predict needs to rebuild the generator
 # what the weights mean; raised when the same weights would grade differently: 2 = the global
-# head reads colour statistics as logits and logs (before, as plain values)
-GRADE_FORMAT = 2
+# head reads colour statistics as logits and logs (before, as plain values); 3 = the global
+# transform starts at the Monge grade onto the style the generator carries (vst/models/monge.py)
+GRADE_FORMAT = 3
 
 
 def read_checkpoint(path: str | Path, what: str = "ckpt") -> dict:
@@ -43,13 +44,13 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
     if "to_rgb.weight" in state:
         raise VstError(f"ckpt {str(path)!r} was trained by an older vst (an offset head, before the "
                        "field of colour transforms): train it again")
+    if ckpt[CHECKPOINT_KEY].get("grade_format", 1) < GRADE_FORMAT:
+        raise VstError(f"ckpt {str(path)!r} was trained by an older vst (its weights mean another "
+                       "grade to this version): train it again")
     try:
         generator.load_state_dict(state)
     except RuntimeError as err:
         raise VstError(f"ckpt {str(path)!r}: its weights do not fit the "
                        f"{ckpt[CHECKPOINT_KEY]['model']['name']} generator "
                        f"({str(err).splitlines()[0][:160]})") from None
-    if ckpt[CHECKPOINT_KEY].get("grade_format", 1) < GRADE_FORMAT:
-        raise VstError(f"ckpt {str(path)!r} was trained by an older vst (its weights mean another "
-                       "grade to this version): train it again")
     return generator.eval().requires_grad_(False), dict(ckpt[CHECKPOINT_KEY])

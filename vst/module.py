@@ -40,6 +40,7 @@ class StyleTransferModule(L.LightningModule):
         self.to(memory_format=self.memory_format)
         dm = self.trainer.datamodule
         self.style_image = dm.style.to(self.device)
+        self.generator.set_style(self.style_image)
         with self.trainer.precision_plugin.forward_context():
             self.objective.set_targets(self.style_image, {"train": dm.keyframes.to(self.device),
                                                           "val": dm.val.to(self.device)})

@@ -22,16 +22,23 @@ and lifts the ridge keeps the edge between them sharp; a grade that is one trans
 everywhere (a LUT-like look) is simply A and b constant. Values are squeezed into
 [MARGIN, 1 - MARGIN] before the logit: a plain logit sends a clipped channel of a blown
 highlight to +-9, and any cross-channel term of A then turns a white street light cyan. The
-last convolution and the global head start at zero, so A = I, b = 0 and an untrained
-generator is the identity: training begins from the content frame itself.
+last convolution and the global head start at zero, so an untrained generator without a
+style is the identity (A = I, b = 0), and with one it is the Monge grade.
+
+Monge start: once a style is set (`set_style`; the still's Lab Gaussian is saved with the
+weights), each frame's global transform starts at its Monge grade onto the style
+(vst/models/monge.py), the least-motion affine map of colour that gives the frame the still's
+mean and covariance in Lab: the look a colourist's one grade per shot reaches, in closed form,
+so training learns only what the still has beyond it.
 
 Global head: instance normalisation takes each frame's own colour statistics out of the
 convolutional path, which then sees only patterns; a small MLP on those statistics (RGB mean,
-spread and correlations, luma quantiles; `colour_stats`) gives the frame one transform of its
-own. Frames of one shot have nearly the same statistics, so they get nearly the same grade,
-and a new shot gets its own without being told where the cut is. On a video, prediction goes further: it
-gives every frame of a shot the shot's mean statistics (`stats`), so the global transform is
-one fixed grade per shot, as a colourist's would be.
+spread and correlations, luma quantiles; `colour_stats`) gives the frame one correction of its
+own to the Monge grade. Frames of one shot have nearly the same statistics, so they get
+nearly the same grade, and a new shot gets its own without being told where the cut is. On a
+video, prediction goes further: it gives every frame of a shot the shot's mean statistics and
+Monge grade (`stats`), so the global transform is one fixed grade per shot, as a colourist's
+would be.
 
 No detail layer: an earlier head graded a blurred base layer and added the finer detail back
 unchanged. Measured against a fixed grade of the same look (`grade_flicker_ratio`), that made
@@ -50,10 +57,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vst.models.logit import from_logit, to_logit
+from vst.models.monge import lab_gaussian, monge_coefficients
+
 _LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-MARGIN = 0.05  # values are squeezed into [MARGIN, 1 - MARGIN] before the logit (docstring)
 
 
 class InstanceNorm(nn.Module):
@@ -149,6 +158,9 @@ class HRNet(nn.Module):
         for layer in (self.to_coeffs, self.global_head[-1]):  # start as the identity (see docstring)
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        # the style still's Lab Gaussian (mean, covariance; `set_style`), saved with the weights:
+        # all zero until a style is set, and then the global transform starts at the identity
+        self.register_buffer("style_gaussian", torch.zeros(12))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -156,27 +168,45 @@ class HRNet(nn.Module):
                 stats: torch.Tensor | None = None) -> torch.Tensor:
         """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
         (bilinearly upsampled) field of transforms to the full-resolution frame; None = full
-        resolution; "model" = the model's own work_size. stats: the colour statistics the
-        global transform is chosen by (N x 14, `frame_stats`); None = each frame's own."""
+        resolution; "model" = the model's own work_size. stats: what the global transform
+        is chosen by (N x 26, `frame_stats`); None = each frame's own."""
         return self.apply_field(x, self.field(x, work_size, stats))
 
     def field(self, x: torch.Tensor, work_size: int | None | str = "model",
               stats: torch.Tensor | None = None) -> torch.Tensor:
         """The grade as a field: each pixel's colour transform (Nx12xHxW float32: A - I row by row,
-        b), the global transform chosen by `stats` plus a local one from the convolutional network."""
+        b): the Monge grade in `stats`, plus the global head's correction chosen by the colour
+        statistics in `stats`, plus a local one from the convolutional network."""
         h, w = x.shape[-2:]
         small = self._working(x, work_size)
-        stats = colour_stats(small) if stats is None else stats.to(small.device)
+        stats = self.frame_stats(small, None) if stats is None else stats.to(small.device)
         # global + local at the working size, then one upsample (same field: bilinear weights sum to 1)
         coeffs = self._padded_delta(small).float().contiguous()
-        coeffs = coeffs + self.global_head(stats.float()).float()[..., None, None]
+        stats = stats.float()
+        coeffs = coeffs + (self.global_head(stats[:, :_STATS]).float() + stats[:, _STATS:])[..., None, None]
         if small is not x:
             coeffs = F.interpolate(coeffs, size=(h, w), mode="bilinear", align_corners=False)
         return coeffs
 
     def frame_stats(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
-        """Each frame's colour statistics (N x 14), as `field` computes them."""
-        return colour_stats(self._working(x, work_size))
+        """What each frame's global transform is chosen by, as `field` computes it (N x 26):
+        its colour statistics (14, `colour_stats`, what the global head reads), then the
+        coefficients of its Monge grade onto the style (12, `vst.models.monge`; zero while no
+        style is set). Both average over the frames of a shot into the shot's own."""
+        small = self._working(x, work_size)
+        return torch.cat([colour_stats(small), self._monge(small)], 1)
+
+    @torch.no_grad()
+    def set_style(self, style: torch.Tensor) -> None:
+        """Grade toward this still (1x3xHxW in [0, 1]): its Lab Gaussian at the working size."""
+        mean, cov = lab_gaussian(self._working(style[:1].to(self.style_gaussian.device), "model"))
+        self.style_gaussian.copy_(torch.cat([mean[0], cov[0].flatten()]).float())
+
+    def _monge(self, small: torch.Tensor) -> torch.Tensor:
+        if not self.style_gaussian.any():
+            return torch.zeros(small.shape[0], 12, device=small.device)
+        g = self.style_gaussian
+        return monge_coefficients(small, g[:3], g[3:].view(3, 3))
 
     def _working(self, x: torch.Tensor, work_size: int | None | str) -> torch.Tensor:
         if work_size == "model":
@@ -233,16 +263,6 @@ def colour_stats(x: torch.Tensor) -> torch.Tensor:
         # space the transform works in), spread as a log, correlation Fisher-transformed
         return torch.cat([torch.logit(mean.clamp(0.01, 0.99)), std.clamp_min(1e-3).log(),
                           corr.clamp(-0.99, 0.99).atanh(), torch.logit(q.clamp(0.01, 0.99))], 1)
-
-
-def to_logit(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> the logit of the value squeezed into [MARGIN, 1 - MARGIN]."""
-    return torch.logit(MARGIN + (1 - 2 * MARGIN) * x.clamp(0, 1))
-
-
-def from_logit(z: torch.Tensor) -> torch.Tensor:
-    """Inverse of `to_logit`, clipped to [0, 1]."""
-    return ((torch.sigmoid(z) - MARGIN) / (1 - 2 * MARGIN)).clamp(0, 1)
 
 
 def affine(z: torch.Tensor, field: torch.Tensor) -> torch.Tensor:

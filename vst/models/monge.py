@@ -1,0 +1,64 @@
+"""The Monge grade: where the global transform starts before anything is learned.
+
+Of all the affine maps of colour that give a frame the style still's mean and covariance in
+CIELAB, the Monge-Kantorovich one moves every colour least (Pitie & Kokaram 2007): it keeps the
+frame's own order of hues and tones, so red trousers stay red while the whole picture takes
+the still's balance, contrast and saturation. It is the look a colourist's one global grade
+per shot can reach, in closed form from the frame's statistics, so the network need not learn
+it from a few hundred steps on a few keyframes: it learns what the still has beyond it
+(the tint of shadows and highlights) and where the frame needs a local correction.
+
+The generator's transforms are affine in logit RGB (vst/models/hrnet.py), so the Lab map is
+carried over by least squares: the logit-affine transform closest to it on the frame's own
+pixels. Everything here is computed without gradients, in float64.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vst.lab import lab_to_rgb, rgb_to_lab, sqrtm_psd
+from vst.models.logit import to_logit
+
+_RIDGE = 1e-3  # pulls the least-squares fit toward the identity where the frame's colours do not decide it
+_VARIANCE_FLOOR = 1e-5  # (Lab / 100)^2: a frame with one flat colour is not stretched without bound
+
+
+def lab_gaussian(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nx3xHxW sRGB -> mean (N x 3) and covariance (N x 3 x 3) of its Lab / 100 colours."""
+    lab = (rgb_to_lab(x) / 100).double().flatten(2)
+    mean = lab.mean(-1)
+    centred = lab - mean[..., None]
+    return mean, centred @ centred.transpose(1, 2) / lab.shape[-1]
+
+
+def monge_map(cov: torch.Tensor, style_cov: torch.Tensor) -> torch.Tensor:
+    """The least-motion linear map taking covariance `cov` (N x 3 x 3) onto `style_cov`."""
+    root = sqrtm_psd(cov + _VARIANCE_FLOOR * torch.eye(3, dtype=cov.dtype, device=cov.device))
+    inverse = torch.linalg.inv(root)
+    return inverse @ sqrtm_psd(root @ style_cov @ root) @ inverse
+
+
+@torch.no_grad()
+def monge_coefficients(x: torch.Tensor, style_mean: torch.Tensor, style_cov: torch.Tensor) -> torch.Tensor:
+    """Nx3xHxW frames -> N x 12: the coefficients (A - I row by row, b; `hrnet.affine`) of the
+    logit-RGB affine transform closest to each frame's Monge grade onto the style's Lab
+    Gaussian (`style_mean` 3, `style_cov` 3x3, Lab / 100)."""
+    with torch.autocast(x.device.type, enabled=False):
+        x = x.float()
+        mean, cov = lab_gaussian(x)
+        t = monge_map(cov, style_cov.double())
+        lab = (rgb_to_lab(x) / 100).double().flatten(2)
+        target = t @ (lab - mean[..., None]) + style_mean.double()[None, :, None]
+        graded = lab_to_rgb((100 * target).float().view_as(x))
+        n = x.shape[0]
+        ones = torch.ones(n, 1, lab.shape[-1], dtype=torch.float64, device=x.device)
+        inputs = torch.cat([to_logit(x).double().flatten(2), ones], 1)       # N x 4 x P
+        outputs = to_logit(graded).double().flatten(2)                        # N x 3 x P
+        ridge = _RIDGE * lab.shape[-1] * torch.diag(torch.tensor([1.0, 1, 1, 0], dtype=torch.float64,
+                                                                 device=x.device))
+        identity = torch.eye(4, 3, dtype=torch.float64, device=x.device)
+        weights = torch.linalg.solve(inputs @ inputs.transpose(1, 2) + ridge,
+                                     inputs @ outputs.transpose(1, 2) + ridge @ identity)  # N x 4 x 3
+        matrix = weights[:, :3].transpose(1, 2) - torch.eye(3, dtype=torch.float64, device=x.device)
+        return torch.cat([matrix.flatten(1), weights[:, 3]], 1).float()

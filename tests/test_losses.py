@@ -110,7 +110,10 @@ def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
     objective.set_targets(style, {"train": frame})
 
     class Identity(torch.nn.Module):  # the untrained generator's grade: no change
-        def field(self, x):
+        def frame_stats(self, x):
+            return None
+
+        def field(self, x, stats=None):
             return torch.zeros(x.shape[0], 12, *x.shape[2:])
 
         def apply_field(self, x, field):
@@ -158,7 +161,10 @@ def test_locality_costs_nothing_for_one_transform_everywhere(frame_and_style):
             super().__init__()
             self.value = field
 
-        def field(self, x):
+        def frame_stats(self, x):
+            return None
+
+        def field(self, x, stats=None):
             return self.value.expand(x.shape[0], 12, *x.shape[2:])
 
         def apply_field(self, x, field):

@@ -1,5 +1,6 @@
 """sRGB <-> CIELAB (D65, L in 0..100) in torch: differentiable, float32, the same conversion as
-OpenCV's COLOR_RGB2Lab / COLOR_Lab2RGB on float input."""
+OpenCV's COLOR_RGB2Lab / COLOR_Lab2RGB on float input; and the Gaussians of colours that the
+colour loss and the Monge grade compare."""
 
 from __future__ import annotations
 
@@ -40,3 +41,13 @@ def sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
     """The symmetric square root of (a batch of) positive semi-definite matrices."""
     values, vectors = torch.linalg.eigh(m)
     return vectors @ torch.diag_embed(values.clamp_min(0).sqrt()) @ vectors.transpose(-1, -2)
+
+
+def gaussians(lab: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean (N x Z x 3) and covariance (N x Z x 3 x 3) of N x P x 3 colours under
+    N x Z x P weights."""
+    w = weights / weights.sum(-1, keepdim=True).clamp_min(1e-8)
+    mean = torch.einsum("nzp,npc->nzc", w, lab)
+    centred = lab[:, None] - mean[:, :, None]                      # N x Z x P x 3
+    cov = torch.einsum("nzp,nzpc,nzpd->nzcd", w, centred, centred)
+    return mean, cov

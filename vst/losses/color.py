@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vst.lab import rgb_to_lab, sqrtm_psd
+from vst.lab import gaussians, rgb_to_lab, sqrtm_psd
 
 
 def zone_weights(lightness: torch.Tensor, zones: int) -> torch.Tensor:
@@ -40,16 +40,6 @@ def zone_weights(lightness: torch.Tensor, zones: int) -> torch.Tensor:
     centres = torch.linspace(0, 1, zones, device=lightness.device).view(1, -1, 1)
     hats = (1 - (rank[:, None] - centres).abs() * (zones - 1)).clamp_min(0)
     return torch.cat([torch.ones_like(hats[:, :1]), hats], 1)
-
-
-def gaussians(lab: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted mean (N x Z x 3) and covariance (N x Z x 3 x 3) of N x P x 3 colours under
-    N x Z x P weights."""
-    w = weights / weights.sum(-1, keepdim=True).clamp_min(1e-8)
-    mean = torch.einsum("nzp,npc->nzc", w, lab)
-    centred = lab[:, None] - mean[:, :, None]                      # N x Z x P x 3
-    cov = torch.einsum("nzp,nzpc,nzpd->nzcd", w, centred, centred)
-    return mean, cov
 
 
 class ColorLoss(nn.Module):

@@ -73,7 +73,8 @@ class Objective(nn.Module):
         """The graded frames and each active term with their weighted sum, `loss`.
         model: the generator (field / apply_field); content: the input frames; split/index:
         which precomputed VGG targets they are; generator: the random motions of stability."""
-        field = model.field(content)
+        stats = model.frame_stats(content)
+        field = model.field(content, stats=stats)
         output = model.apply_field(content, field)
         terms: dict[str, torch.Tensor] = {}
         if self.perceptual is not None:
@@ -86,7 +87,7 @@ class Objective(nn.Module):
         if self.stability is not None:
             # the moved frame keeps the frame's own statistics: the global transform is fixed
             # per shot at prediction, so what must hold still is the local part
-            shot = partial(model.field, stats=model.frame_stats(content))
+            shot = partial(model.field, stats=stats)
             terms["stability"] = self.stability(shot, content, field, generator)
         if "locality" in self.weights:
             spread = field.float() - field.float().mean((2, 3), keepdim=True)

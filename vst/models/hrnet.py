@@ -158,8 +158,8 @@ class HRNet(nn.Module):
         for layer in (self.to_coeffs, self.global_head[-1]):  # start as the identity (see docstring)
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        # the style still's Lab Gaussian (mean, covariance; `set_style`), saved with the weights:
-        # all zero until a style is set, and then the global transform starts at the identity
+        # the style still's Lab Gaussian (mean, covariance; `set_style`), saved with the weights;
+        # all zero while no style is set, and the global transform then starts at the identity
         self.register_buffer("style_gaussian", torch.zeros(12))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)

@@ -17,19 +17,26 @@ from __future__ import annotations
 
 import torch
 
-from vst.lab import lab_to_rgb, rgb_to_lab, sqrtm_psd
+from vst.lab import gaussians, lab_to_rgb, rgb_to_lab, sqrtm_psd
 from vst.models.logit import to_logit
 
 _RIDGE = 1e-3  # pulls the least-squares fit toward the identity where the frame's colours do not decide it
 _VARIANCE_FLOOR = 1e-5  # (Lab / 100)^2: a frame with one flat colour is not stretched without bound
 
 
+def _lab(x: torch.Tensor) -> torch.Tensor:
+    """Nx3xHxW sRGB -> N x P x 3 Lab / 100 colours, float64."""
+    return (rgb_to_lab(x) / 100).double().flatten(2).transpose(1, 2)
+
+
+def _gaussian(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean, cov = gaussians(lab, torch.ones_like(lab[:, None, :, 0]))
+    return mean[:, 0], cov[:, 0]
+
+
 def lab_gaussian(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Nx3xHxW sRGB -> mean (N x 3) and covariance (N x 3 x 3) of its Lab / 100 colours."""
-    lab = (rgb_to_lab(x) / 100).double().flatten(2)
-    mean = lab.mean(-1)
-    centred = lab - mean[..., None]
-    return mean, centred @ centred.transpose(1, 2) / lab.shape[-1]
+    return _gaussian(_lab(x))
 
 
 def monge_map(cov: torch.Tensor, style_cov: torch.Tensor) -> torch.Tensor:
@@ -46,16 +53,15 @@ def monge_coefficients(x: torch.Tensor, style_mean: torch.Tensor, style_cov: tor
     Gaussian (`style_mean` 3, `style_cov` 3x3, Lab / 100)."""
     with torch.autocast(x.device.type, enabled=False):
         x = x.float()
-        mean, cov = lab_gaussian(x)
+        lab = _lab(x)
+        mean, cov = _gaussian(lab)
         t = monge_map(cov, style_cov.double())
-        lab = (rgb_to_lab(x) / 100).double().flatten(2)
-        target = t @ (lab - mean[..., None]) + style_mean.double()[None, :, None]
-        graded = lab_to_rgb((100 * target).float().view_as(x))
-        n = x.shape[0]
-        ones = torch.ones(n, 1, lab.shape[-1], dtype=torch.float64, device=x.device)
+        target = (lab - mean[:, None]) @ t.transpose(1, 2) + style_mean.double()    # N x P x 3
+        graded = lab_to_rgb((100 * target).transpose(1, 2).float().reshape(x.shape))
+        ones = torch.ones(x.shape[0], 1, lab.shape[1], dtype=torch.float64, device=x.device)
         inputs = torch.cat([to_logit(x).double().flatten(2), ones], 1)       # N x 4 x P
         outputs = to_logit(graded).double().flatten(2)                        # N x 3 x P
-        ridge = _RIDGE * lab.shape[-1] * torch.diag(torch.tensor([1.0, 1, 1, 0], dtype=torch.float64,
+        ridge = _RIDGE * lab.shape[1] * torch.diag(torch.tensor([1.0, 1, 1, 0], dtype=torch.float64,
                                                                  device=x.device))
         identity = torch.eye(4, 3, dtype=torch.float64, device=x.device)
         weights = torch.linalg.solve(inputs @ inputs.transpose(1, 2) + ridge,

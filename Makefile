@@ -4,10 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean help
+.PHONY: install test test-fast lint demo bench clean help
 help:
 	@echo "make install   create .venv/ with pinned dependencies"
 	@echo "make test      install if needed, then run ruff and the test suite"
+	@echo "make test-fast the same without the tests marked slow"
 	@echo "make demo      install if needed, train on the bundled sample clip and grade it"
 	@echo "make bench     speed benchmarks (prints figures)"
 
@@ -25,6 +26,9 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP) lint
+	$(PY) -m pytest -q -m "not slow"
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,7 +27,14 @@ from vst.io.frames import iter_batches  # noqa: E402
 from vst.io.image import load_image, resize_short_side  # noqa: E402
 from vst.metrics.color import LabStats, gaussian_w2, sqrtm_psd, to_lab  # noqa: E402
 from vst.metrics.temporal import FlowEstimator, luma, pair_errors  # noqa: E402
+from vst.picture import picture_masks  # noqa: E402
 from vst.shots import detect_shots  # noqa: E402
+
+
+def picture(frame: np.ndarray) -> np.ndarray:
+    """HxW bool: the frame's picture, bars left out (as evaluate counts colours)."""
+    mask = picture_masks(torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None])
+    return mask[0, 0].numpy() > 0
 
 
 def monge_kantorovich(a: LabStats, b: LabStats) -> np.ndarray:
@@ -47,7 +55,7 @@ def fixed_grade_figures(clip: str | Path, style: str | Path, amount: float = 1.0
     lab_style = LabStats().add(image.permute(1, 2, 0).numpy()[::2, ::2])
     graded = []
     for s, e in shots:
-        key = LabStats().add(frames[(s + e) // 2])
+        key = LabStats().add(frames[(s + e) // 2], picture(frames[(s + e) // 2]))
         t = amount * monge_kantorovich(key, lab_style) + (1 - amount) * np.eye(3)
         mean = amount * lab_style.mean + (1 - amount) * key.mean
         for f in frames[s:e]:
@@ -66,17 +74,18 @@ def fixed_grade_figures(clip: str | Path, style: str | Path, amount: float = 1.0
     figures["luma_flicker_ratio"] = float(steps_out.mean() / steps_in.mean())
 
     def moved(part: slice) -> float:
-        before = gaussian_w2(LabStats.merge([LabStats().add(f[::2, ::2]) for f in frames[part]]),
-                             lab_style)
-        after = gaussian_w2(LabStats.merge([LabStats().add(g[::2, ::2]) for g in graded[part]]),
-                            lab_style)
-        return 1 - after / before
+        masks = [picture(f[::2, ::2]) for f in frames[part]]
+        before = gaussian_w2(LabStats.merge([LabStats().add(f[::2, ::2], m)
+                                             for f, m in zip(frames[part], masks, strict=True)]), lab_style)
+        after = gaussian_w2(LabStats.merge([LabStats().add(g[::2, ::2], m)
+                                            for g, m in zip(graded[part], masks, strict=True)]), lab_style)
+        return 1 - after / before if before > 0 else float("nan")
 
     figures["style_moved"] = moved(slice(None))
     per_shot = [moved(slice(s, e)) for s, e in shots]
     figures.update({f"style_moved_shot{i + 1}": m for i, m in enumerate(per_shot)})
-    figures["style_moved_shot_min"] = min(per_shot)
-    figures["style_moved_shot_min_over_max"] = min(per_shot) / max(per_shot)
+    figures["style_moved_shot_min"] = float(np.nanmin(per_shot))
+    figures["style_moved_shot_min_over_max"] = float(np.nanmin(per_shot) / np.nanmax(per_shot))
     return figures
 
 

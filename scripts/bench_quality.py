@@ -1,7 +1,7 @@
 """Quality benchmark: train on each benchmark clip with the default config, grade it,
-evaluate it, and write docs/results.md with a table per clip and side-by-side stills
-(input | ours | style). The seed project's published output on mountain_walk is the first
-row to beat. Not part of `make test`.
+evaluate it, and write docs/results.md with a table per clip and contact sheets (input | ours
+at three points of the clip, and the style). The seed project's published output on
+mountain_walk is the first row to beat. Not part of `make test`.
 
     python scripts/bench_quality.py [--quick] [--clips mountain_walk ...] [overrides ...]
 
@@ -60,20 +60,48 @@ def evaluate(video: Path, output: Path, style: Path, json_path: Path, frames: in
 
 
 def still(video: Path, output: Path, style: Path, path: Path) -> None:
-    """input | ours | style at the clip's middle frame, 270 px high."""
+    """input | ours, at 1/6, 1/2 and 5/6 of the clip (one row each, 180 px high), and the
+    style beside them."""
     import decord
 
     a, b = decord.VideoReader(str(video)), decord.VideoReader(str(output))
-    i = len(a) // 2
-    tiles = [Image.fromarray(a[i].asnumpy()), Image.fromarray(b[i].asnumpy()),
-             Image.open(style).convert("RGB")]
-    tiles = [t.resize((round(t.width * 270 / t.height), 270), Image.LANCZOS) for t in tiles]
-    sheet = Image.new("RGB", (sum(t.width for t in tiles), 270))
-    x = 0
-    for t in tiles:
-        sheet.paste(t, (x, 0))
-        x += t.width
+    height = 180
+    rows = []
+    for i in (len(a) // 6, len(a) // 2, 5 * len(a) // 6):
+        pair = [Image.fromarray(a[i].asnumpy()), Image.fromarray(b[i].asnumpy())]
+        rows.append([t.resize((round(t.width * height / t.height), height), Image.LANCZOS) for t in pair])
+    style_image = Image.open(style).convert("RGB")
+    style_image = style_image.resize((round(style_image.width * height / style_image.height), height),
+                                     Image.LANCZOS)
+    width = sum(t.width for t in rows[0])
+    sheet = Image.new("RGB", (width + style_image.width, height * len(rows)))
+    for r, row in enumerate(rows):
+        x = 0
+        for t in row:
+            sheet.paste(t, (x, r * height))
+            x += t.width
+    sheet.paste(style_image, (width, 0))
     sheet.save(path)
+
+
+TARGETS = [("style_moved", ">=", 0.80), ("style_moved_shot_min", ">=", 0.70),
+           ("grade_flicker_ratio", "<=", 1.10), ("grade_flicker_ratio_k10", "<=", 1.10),
+           ("grade_flicker_ratio_shot_max", "<=", 1.25), ("grade_flicker_ratio_k10_shot_max", "<=", 1.25),
+           ("ssim_structure", ">=", 0.95)]
+
+
+def target_row(name: str, figures: dict) -> str:
+    """One clip's row of the targets table: each figure, and whether all present ones are met."""
+    def cell(key: str) -> str:
+        value = figures.get(key)
+        return f"{value:.3f}" if isinstance(value, float) and np.isfinite(value) else "-"
+
+    met = all(figures[k] >= v if op == ">=" else figures[k] <= v for k, op, v in TARGETS
+              if isinstance(figures.get(k), float) and np.isfinite(figures[k]))
+    return (f"| {name} | {cell('style_moved')} | {cell('style_moved_shot_min')} | "
+            f"{cell('grade_flicker_ratio')} / {cell('grade_flicker_ratio_k10')} | "
+            f"{cell('grade_flicker_ratio_shot_max')} / {cell('grade_flicker_ratio_k10_shot_max')} | "
+            f"{cell('ssim_structure')} | {'yes' if met else '**no**'} |")
 
 
 def main() -> None:
@@ -126,7 +154,7 @@ def main() -> None:
                          fixed_grade_figures(video, style), "-", "-", None))
         print(f"{clip}: done ({train_s:.0f} s training, {fps:.2f} frames/s)", flush=True)
     lines = [f"# Results ({date.today()}, 2-core CPU)", "",
-             f"Written by `scripts/bench_quality.py {' '.join(sys.argv[1:])}`; train.py overrides: "
+             f"Written by `{' '.join(['scripts/bench_quality.py', *sys.argv[1:]])}`; train.py overrides: "
              f"`{' '.join(overrides) or '(none: the defaults)'}`. Figures from `python -m "
              "vst.evaluate` (DIS flow, frames compared at 360 px short side; pairs across a cut "
              "are left out of the warping errors and the flicker).", "",
@@ -140,7 +168,15 @@ def main() -> None:
         cells = [f"{figures[k]:.3f}" if isinstance(figures.get(k), float) and np.isfinite(
             figures[k]) else "-" for k, _ in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {train_s} | {fps} |")
-    lines.append("")
+    lines += ["", "## Against the targets of #13", "",
+              "| clip | style moved (>= 0.80) | worst shot (>= 0.70) | grade flicker k=1 / k=10 "
+              "(<= 1.10) | worst shot k=1 / k=10 (<= 1.25) | SSIM structure (>= 0.95) | met |",
+              "|---|---|---|---|---|---|---|"]
+    for name, figures, _, _, image in rows:
+        if image:  # our rows
+            lines.append(target_row(name, figures))
+    lines += ["", "Levers measured while building this grade, and the figures of earlier code: "
+              "[levers.md](levers.md).", ""]
     for name, figures, _, _, _ in rows:  # every shot's figure, for the clips with cuts
         for key, label in (("style_moved", "style moved"), ("grade_flicker_ratio", "grade flicker (k=1)"),
                            ("warp_error_ratio", "E_warp ratio (k=1)")):
@@ -150,7 +186,8 @@ def main() -> None:
     lines.append("")
     for name, _, _, _, image in rows:
         if image:
-            lines += [f"**{name}** (input | ours | style)", "", f"![{name}]({image})", ""]
+            lines += [f"**{name}** (input | ours at 1/6, 1/2 and 5/6 of the clip; the style)", "",
+                      f"![{name}]({image})", ""]
     (docs / "results.md").write_text("\n".join(lines))
     print("\n".join(lines[:len(rows) + 8]))
     print(f"\n-> {docs / 'results.md'}")

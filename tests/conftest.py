@@ -1,73 +1,11 @@
-"""Shared helpers: where ../shared is, how to run the real CLIs, how to read TensorBoard logs,
-how to make a small clip."""
+"""Fixtures shared by the tests (helpers to import are in tests/helpers.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
-from fractions import Fraction
-from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-# small and quick, with random VGG features (no ImageNet weights on CI)
-TINY = ["vgg.weights=random", "data.size=48", "trainer.max_steps=30", "log.val_every=10",
-        "trainer.log_every_n_steps=1"]
-
-
-def shared_file(relative: str) -> Path:
-    """A file under ../shared/data, or skip the test saying the shared data is absent."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"shared test data not found: {path} (expected ../shared beside the checkout)")
-    return path
-
-
-def run_cli(script: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run `python <script> args...` from the repo root, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)
-
-
-def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit 2, no traceback, and one `vst: error:` line that mentions every needle."""
-    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("vst: error:")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
-def read_tensorboard(log_dir: Path):
-    """EventAccumulator with everything loaded (scalars, images, plugin data)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
-    acc.Reload()
-    return acc
-
-
-def logged_hparams(log_dir: Path) -> dict[str, object]:
-    """The hyper-parameters a run logged to TensorBoard's HParams plugin."""
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    acc = read_tensorboard(log_dir)
-    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    data = plugin_data_pb2.HParamsPluginData.FromString(content)
-    out: dict[str, object] = {}
-    for name, value in data.session_start_info.hparams.items():
-        kind = value.WhichOneof("kind")
-        out[name] = getattr(value, kind)
-    return out
 
 
 @pytest.fixture
@@ -85,41 +23,3 @@ def full_disk(tmp_path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
-def encode_clip(path: Path, images: list[np.ndarray], stamps: list[int], rotation: int = 0) -> None:
-    """A small lossless H.264 clip (time base 1/25) with the given frames, timestamps, rotation."""
-    h, w = images[0].shape[:2]
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt, s.options = w, h, "yuv444p", {"crf": "0"}
-        s.codec_context.time_base = s.time_base = Fraction(1, 25)
-        if rotation:
-            s.set_display_rotation(rotation)
-        for image, pts in zip(images, stamps, strict=True):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = pts
-            c.mux(s.encode(frame))
-        c.mux(s.encode(None))
-
-
-def write_clip(path: Path, stamps: list[int], time_base: Fraction, codec: str = "libx264",
-               pix_fmt: str = "yuv420p", size: tuple[int, int] = (64, 48), streams: int = 1) -> None:
-    """A small clip with frames at `stamps`; with `streams` > 1, video stream k (0-based) is
-    k+1 times as large and holds 1/(k+1) of the frames."""
-    w, h = size
-    with av.open(str(path), "w") as c:
-        outs = []
-        for k in range(streams):
-            s = c.add_stream(codec, rate=25)
-            s.width, s.height, s.pix_fmt = w * (k + 1), h * (k + 1), pix_fmt
-            s.time_base = s.codec_context.time_base = time_base
-            outs.append(s)
-        for k, s in enumerate(outs):
-            for i, pts in enumerate(stamps[: len(stamps) // (k + 1)]):
-                rgb = np.full((s.height, s.width, 3), (i * 23) % 256, np.uint8)
-                rgb[: s.height // 2, : s.width // 3] = 255 - rgb[0, 0]
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = pts
-                c.mux(s.encode(frame))
-            c.mux(s.encode(None))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import shared_file
+from tests.helpers import shared_file
 from vst.filters import gaussian_blur
 from vst.io.image import load_image, resize_short_side
 from vst.losses.color import ColorLoss, rgb_to_lab

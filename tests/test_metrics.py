@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_cli, shared_file
+from tests.helpers import run_cli, shared_file
 from vst.evaluate import evaluate
 from vst.metrics.color import LabStats, gaussian_w2
 from vst.metrics.structure import ssim_luma

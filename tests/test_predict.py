@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from tests.conftest import (
+from tests.helpers import (
     ROOT,
     TINY,
     assert_user_error,
@@ -76,6 +76,7 @@ def _predict(ckpt: Path, video: Path, out: Path, *extra: str):
     return result
 
 
+@pytest.mark.slow
 def test_720p_aac51_keeps_frames_rate_size_and_audio_packets(ckpt, tmp_path):
     video = shared_file("video/bigbuckbunny_720p_aac51.mp4")
     out = tmp_path / "bbb.mp4"
@@ -95,6 +96,7 @@ def _frame_times(path: Path) -> list[float]:
         return [round(float(f.pts * v.time_base), 6) for f in c.decode(v)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext", ["mov", "mkv", "webm", "avi"])
 def test_other_containers_round_trip(ckpt, tmp_path, ext):
     video = shared_file(f"video/formats/demo.{ext}")
@@ -110,6 +112,7 @@ def test_other_containers_round_trip(ckpt, tmp_path, ext):
         assert _frame_times(out) == _frame_times(video)
 
 
+@pytest.mark.slow
 def test_1080p_round_trip_at_full_size(ckpt, tmp_path):
     video = shared_file("video/kenburns_1080p_3shots_audio.mp4")
     out = tmp_path / "kb.mp4"
@@ -162,11 +165,11 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
 
     calls = []
 
-    def failing(self, frames, stats=None):
+    def failing(self, frames, stats=None, boxes=None):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return original(self, frames, stats)
+        return original(self, frames, stats, boxes)
 
     original = predict_module._Grader.__call__
     monkeypatch.setattr(predict_module._Grader, "__call__", failing)
@@ -210,12 +213,12 @@ def test_frames_the_shot_pass_did_not_see_get_their_own_statistics(identity_ckpt
     given = []
 
     def fewer(self, source, batch):
-        stats, shots = original_stats(self, source, batch)
-        return stats[:21], shots
+        stats, boxes, shots = original_stats(self, source, batch)
+        return stats[:21], boxes[:21], shots
 
-    def recording(self, frames, stats=None):
-        given.append(stats is not None)
-        return original_call(self, frames, stats)
+    def recording(self, frames, stats=None, boxes=None):
+        given.append(stats is not None and boxes is not None)
+        return original_call(self, frames, stats, boxes)
 
     monkeypatch.setattr(predict_module._Grader, "shot_stats", fewer)
     monkeypatch.setattr(predict_module._Grader, "__call__", recording)
@@ -362,6 +365,7 @@ def test_rotation_metadata_and_orientation_are_kept(identity_ckpt, tmp_path, rot
     assert picture[:8, :16].mean() > 200 and picture[16:, 32:].mean() < 30
 
 
+@pytest.mark.slow
 def test_audio_is_reencoded_only_when_the_container_refuses_it(ckpt, tmp_path):
     """Opus cannot go into .mov: it is re-encoded to AAC, and the user is told."""
     out = tmp_path / "demo.mov"
@@ -489,6 +493,7 @@ def test_a_folder_output_never_replaces_the_input_or_what_vst_did_not_write(iden
     assert sorted(p.name for p in graded.iterdir()) == [".vst-output", "f_0.png", "f_1.png", "f_2.png"]
 
 
+@pytest.mark.slow
 def test_two_predicts_to_one_output_leave_the_whole_file_of_the_one_that_succeeded(ckpt, tmp_path):
     import subprocess
     import sys

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import shared_file
+from tests.helpers import shared_file
 from vst.io import open_frames
 from vst.shots import detect_shots, shot_keyframes, shot_of
 

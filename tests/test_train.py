@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import (
+from tests.helpers import (
     ROOT,
     TINY,
     assert_user_error,

@@ -7,10 +7,12 @@ import json
 
 import av
 import decord
+import pytest
 
-from tests.conftest import TINY, run_cli, shared_file
+from tests.helpers import TINY, run_cli, shared_file
 
 
+@pytest.mark.slow
 def test_train_predict_evaluate_on_30_frames_with_a_cut(tmp_path):
     frames = decord.VideoReader(str(shared_file("video/bikes_6shots.mp4"))).get_batch(
         list(range(15, 45))).asnumpy()  # the cut at frame 30 is frame 15 here

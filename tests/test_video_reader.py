@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import encode_clip, shared_file
+from tests.helpers import encode_clip, shared_file
 from vst.io.frames import iter_batches
 from vst.io.video import VideoFrames
 

@@ -88,6 +88,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
     from vst.metrics.lut import LutFit, apply_lut
     from vst.metrics.structure import ssim_luma
     from vst.metrics.temporal import FlowEstimator, WarpErrors, luma, pair_errors
+    from vst.picture import picture_masks
     from vst.shots import ShotDetector
 
     def both(desc: str):
@@ -134,8 +135,10 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         curves["ssim_structure"].append(st)
         curves["luma_output"].append(float(luma(b).mean()))
         curves["luma_input"].append(float(luma(a).mean()))
-        lab_in.append(LabStats().add(a[::2, ::2]))
-        lab_out.append(LabStats().add(b[::2, ::2]))
+        # colours of the picture only: letterbox bars are not graded (vst/picture.py)
+        picture = picture_masks(torch.from_numpy(a[::2, ::2]).permute(2, 0, 1)[None])[0, 0] > 0
+        lab_in.append(LabStats().add(a[::2, ::2], picture.numpy()))
+        lab_out.append(LabStats().add(b[::2, ::2], picture.numpy()))
         step = max(1, round((a_full.shape[0] * a_full.shape[1] / 65536) ** 0.5))
         fits[shot_id[t]].add(a_full[::step, ::step], b_full[::step, ::step])
         if gram is not None and t % vgg_every == 0:
@@ -218,8 +221,10 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         lab_style = LabStats().add(image.permute(1, 2, 0).numpy()[::2, ::2])
 
         def moved(frames: slice) -> tuple[float, float, float]:
-            before = gaussian_w2(LabStats.merge(lab_in[frames]), lab_style)
-            after = gaussian_w2(LabStats.merge(lab_out[frames]), lab_style)
+            a, b = LabStats.merge(lab_in[frames]), LabStats.merge(lab_out[frames])
+            if not a.n:  # blank frames only: no picture to grade
+                return float("nan"), float("nan"), float("nan")
+            before, after = gaussian_w2(a, lab_style), gaussian_w2(b, lab_style)
             return before, after, 1 - after / before if before > 0 else float("nan")
 
         before, after, whole = moved(slice(None))
@@ -228,9 +233,9 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         if len(shots) > 1:  # does every shot take the look, or only the one trained on?
             per_shot = [moved(slice(s, e))[2] for s, e in shots]
             figures.update({f"style_moved_shot{i + 1}": m for i, m in enumerate(per_shot)})
-            figures.update({"style_moved_shot_min": min(per_shot), "style_moved_shot_max": max(per_shot),
-                            "style_moved_shot_min_over_max": min(per_shot) / max(per_shot)
-                            if max(per_shot) > 0 else float("nan")})
+            low, high = float(np.nanmin(per_shot)), float(np.nanmax(per_shot))  # (blank shots: nan)
+            figures.update({"style_moved_shot_min": low, "style_moved_shot_max": high,
+                            "style_moved_shot_min_over_max": low / high if high > 0 else float("nan")})
     if gram_out:
         figures.update({"vgg_style_loss_input": float(np.mean(gram_in)),
                         "vgg_style_loss_output": float(np.mean(gram_out))})

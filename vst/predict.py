@@ -150,37 +150,47 @@ class _Grader:
         x = resize_short_side(frames.to(self.device, non_blocking=True), self.size)
         return x.contiguous(memory_format=self.layout)
 
-    def __call__(self, frames, stats=None):
+    def __call__(self, frames, stats=None, boxes=None):
         """Nx3xHxW float [0, 1] tensor or NxHxWx3 uint8 array -> NxHxWx3 uint8 array.
-        stats: what the global transform is chosen by (`shot_stats`); None = each frame's own."""
+        stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
+        boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
+        bars and blank frames pass through; None = each frame's own."""
         torch = self.torch
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
                                                     torch.float32, enabled=self.dtype is not None):
-            y = self.generator(self._input(frames), self.work_size, stats)
+            y = self.generator(self._input(frames), self.work_size, stats, boxes)
             rgb = y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1)
             return rgb.contiguous().cpu().numpy()
 
     def shot_stats(self, source, batch: int):
-        """One row of colour statistics per frame of a video: its shot's mean (PySceneDetect
-        finds the cuts), so the global part of the grade is one fixed transform per shot and
-        cannot drift with what moves through the frame. Returns (stats, shots)."""
+        """Per frame of a video, what its grade is chosen by: its shot's mean colour statistics
+        (PySceneDetect finds the cuts), so the global part of the grade is one fixed transform
+        per shot and cannot drift with what moves through the frame; and its shot's picture
+        (vst/picture.py: inside the bars of every frame of the shot; a blank frame has none).
+        Blank frames do not count in their shot's mean. Returns (stats, boxes, shots)."""
         from tqdm import tqdm
 
+        from vst.picture import picture_boxes, union_box
         from vst.shots import detect_shots
 
         torch = self.torch
-        rows = []
+        rows, boxes = [], []
         with torch.inference_mode(), tqdm(total=source.info.frames_hint or None, unit="frame",
                                           desc="finding shots", dynamic_ncols=True) as bar:
             def add(rgbs):
-                rows.append(self.generator.frame_stats(self._input(rgbs), self.work_size).cpu())
+                x = self._input(rgbs)
+                rows.append(self.generator.frame_stats(x, self.work_size).cpu())
+                boxes.append(picture_boxes(x))
                 bar.update(len(rgbs))
 
             shots = detect_shots(source, batch=batch, on_batch=add)
-        stats = torch.cat(rows)
+        stats, boxes = torch.cat(rows), torch.cat(boxes)
+        shown = (boxes[:, 1] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 2])
         for start, end in shots:
-            stats[start:end] = stats[start:end].mean(0)
-        return stats, shots
+            seen = shown[start:end]
+            stats[start:end] = stats[start:end][seen if seen.any() else slice(None)].mean(0)
+            boxes[start:end] = union_box(boxes[start:end]) * seen[:, None]
+        return stats, boxes, shots
 
 
 def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
@@ -195,18 +205,19 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
     height, width = short_side_size(info.height, info.width, cfg.size)
     batch = int(cfg.batch_size)
 
-    stats, shots = grader.shot_stats(source, batch)
+    stats, boxes, shots = grader.shot_stats(source, batch)
     log.info("%d shot%s: one global grade per shot", len(shots), "" if len(shots) == 1 else "s")
 
     def read(emit):
         done, warned = 0, False
         for frames, stamps in source.iter_timed(batch):
-            rows = stats[done:done + len(frames)]
-            if len(rows) != len(frames) and not warned:  # this pass decoded more frames
+            rows, pictures = stats[done:done + len(frames)], boxes[done:done + len(frames)]
+            seen = len(rows) == len(frames)
+            if not seen and not warned:  # this pass decoded more frames
                 log.warning("frames from %d on were not seen by the shot pass: each is graded "
                             "by its own colour statistics", done + len(rows))
                 warned = True
-            emit((frames, stamps, rows if len(rows) == len(frames) else None))
+            emit((frames, stamps, rows if seen else None, pictures if seen else None))
             done += len(frames)
 
     with atomic_file(out, bool(cfg.overwrite)) as tmp:
@@ -226,8 +237,8 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
             reader.start()
             encoder.start()
             try:
-                for frames, stamps, rows in reader.items():
-                    encoder.put((grader(frames, rows), stamps))
+                for frames, stamps, rows, pictures in reader.items():
+                    encoder.put((grader(frames, rows, pictures), stamps))
                 encoder.finish()
             except BaseException:
                 reader.stop.set()  # the reader stops before its next batch

@@ -26,20 +26,25 @@ import torch
 from torch import nn
 
 from vst.lab import gaussians, rgb_to_lab, sqrtm_psd
+from vst.picture import picture_masks
 
 
-def zone_weights(lightness: torch.Tensor, zones: int) -> torch.Tensor:
-    """N x P lightness -> N x (zones + 1) x P memberships: all pixels (the whole picture),
-    then hat functions of each pixel's lightness rank centred on 0, 1/(zones-1), ..., 1
-    (darkest .. brightest), summing to one. Ranks are not differentiated (they only choose
-    which pixels are compared)."""
-    order = lightness.detach().argsort(dim=1)
+def zone_weights(lightness: torch.Tensor, zones: int, picture: torch.Tensor) -> torch.Tensor:
+    """N x P lightness, N x P picture mask -> N x (zones + 1) x P memberships: every pixel of
+    the picture, then hat functions of each picture pixel's lightness rank among the picture's
+    pixels, centred on 0, 1/(zones-1), ..., 1 (darkest .. brightest), summing to one. Bars
+    (mask 0) belong to nothing. Ranks are not differentiated (they only choose which pixels
+    are compared)."""
+    key = lightness.detach().masked_fill(picture <= 0, float("-inf"))   # bars rank first
+    order = key.argsort(dim=1)
+    position = torch.arange(lightness.shape[1], device=lightness.device, dtype=lightness.dtype)
     rank = torch.empty_like(lightness)
-    rank.scatter_(1, order, torch.linspace(0, 1, lightness.shape[1], device=lightness.device)
-                  .expand_as(lightness).contiguous())
+    rank.scatter_(1, order, position.expand_as(lightness).contiguous())
+    shown = picture.sum(1, keepdim=True)
+    rank = (rank - (lightness.shape[1] - shown)) / (shown - 1).clamp_min(1)
     centres = torch.linspace(0, 1, zones, device=lightness.device).view(1, -1, 1)
     hats = (1 - (rank[:, None] - centres).abs() * (zones - 1)).clamp_min(0)
-    return torch.cat([torch.ones_like(hats[:, :1]), hats], 1)
+    return torch.cat([torch.ones_like(hats[:, :1]), hats], 1) * picture[:, None]
 
 
 class ColorLoss(nn.Module):
@@ -53,27 +58,33 @@ class ColorLoss(nn.Module):
         self.zones = int(zones)
         self.zone_weight = float(zone_weight)
 
-    def summary(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and covariance of each image's Lab colours, whole and per zone, in float32
-        whatever the autocast (bf16 would round the moments to noise)."""
+    def summary(self, images: torch.Tensor, picture: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and covariance of the Lab colours of each image's picture (`picture`: N x 1 x H x W
+        mask, vst/picture.py; None = every pixel), whole and per zone, in float32 whatever the
+        autocast (bf16 would round the moments to noise)."""
         with torch.autocast(images.device.type, enabled=False):
             lab = (rgb_to_lab(images) / 100).flatten(2).transpose(1, 2)  # N x P x 3
-            return gaussians(lab, zone_weights(lab[..., 0], self.zones))
+            mask = torch.ones_like(lab[..., 0]) if picture is None else picture.float().flatten(1)
+            return gaussians(lab, zone_weights(lab[..., 0], self.zones, mask))
 
     @torch.no_grad()
     def targets(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """The style still's Gaussians (first image) and their matrix square roots, once a run."""
-        mean, cov = self.summary(style[:1])
+        mean, cov = self.summary(style[:1], picture_masks(style[:1]))
         with torch.autocast(style.device.type, enabled=False):
             return {"mean": mean[0], "cov": cov[0], "cov_sqrt": sqrtm_psd(cov[0])}
 
-    def forward(self, output: torch.Tensor, style_target: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, output: torch.Tensor, style_target: dict[str, torch.Tensor],
+                picture: torch.Tensor | None = None) -> torch.Tensor:
         """Mean over images of `distances`."""
-        return self.distances(output, style_target).mean()
+        return self.distances(output, style_target, picture).mean()
 
-    def distances(self, output: torch.Tensor, style_target: dict[str, torch.Tensor]) -> torch.Tensor:
-        """W2^2(whole) + zone_weight x mean over zones of W2^2(zone), one value per image."""
-        mean, cov = self.summary(output)
+    def distances(self, output: torch.Tensor, style_target: dict[str, torch.Tensor],
+                  picture: torch.Tensor | None = None) -> torch.Tensor:
+        """W2^2(whole) + zone_weight x mean over zones of W2^2(zone), one value per image, over
+        the picture of the frame it was graded from (`picture`, N x 1 x H x W; None = all)."""
+        mean, cov = self.summary(output, picture)
         with torch.autocast(output.device.type, enabled=False):
             s = style_target["cov_sqrt"]
             cross = s @ cov @ s                                        # N x Z x 3 x 3

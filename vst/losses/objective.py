@@ -27,6 +27,7 @@ from vst.losses.perceptual import PerceptualLoss
 from vst.losses.stability import StabilityLoss
 from vst.losses.structure import StructureLoss
 from vst.models.vgg import load_vgg19
+from vst.picture import keep_bars, picture_masks
 
 TERMS = ("content", "style", "color", "structure", "stability", "locality")
 
@@ -75,13 +76,14 @@ class Objective(nn.Module):
         which precomputed VGG targets they are; generator: the random motions of stability."""
         stats = model.frame_stats(content)
         field = model.field(content, stats=stats)
-        output = model.apply_field(content, field)
+        picture = picture_masks(content)  # letterbox bars are left as they are and not compared
+        output = keep_bars(model.apply_field(content, field), content, picture)
         terms: dict[str, torch.Tensor] = {}
         if self.perceptual is not None:
             terms.update(self.perceptual(output, self._targets["frames"][split][index],
                                          self._targets["style"]))
         if self.color is not None:
-            terms["color"] = self.color(output, self._targets["color"])
+            terms["color"] = self.color(output, self._targets["color"], picture)
         if self.structure is not None:
             terms["structure"] = self.structure(output, content)
         if self.stability is not None:

@@ -19,8 +19,11 @@ class LabStats:
     def __init__(self) -> None:
         self.n, self.sum, self.outer = 0, np.zeros(3), np.zeros((3, 3))
 
-    def add(self, frame: np.ndarray) -> LabStats:
+    def add(self, frame: np.ndarray, picture: np.ndarray | None = None) -> LabStats:
+        """frame: HxWx3 RGB [0, 1]; picture: HxW bool, the pixels that count (None = all)."""
         lab = to_lab(frame).astype(np.float64)
+        if picture is not None:
+            lab = lab[picture.reshape(-1)]
         self.n += len(lab)
         self.sum += lab.sum(0)
         self.outer += lab.T @ lab

@@ -59,6 +59,7 @@ from torch import nn
 
 from vst.models.logit import from_logit, to_logit
 from vst.models.monge import lab_gaussian, monge_coefficients
+from vst.picture import box_masks, keep_bars, picture_boxes
 
 _LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -165,12 +166,16 @@ class HRNet(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor, work_size: int | None | str = "model",
-                stats: torch.Tensor | None = None) -> torch.Tensor:
+                stats: torch.Tensor | None = None, boxes: torch.Tensor | None = None) -> torch.Tensor:
         """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
         (bilinearly upsampled) field of transforms to the full-resolution frame; None = full
         resolution; "model" = the model's own work_size. stats: what the global transform
-        is chosen by (N x 26, `frame_stats`); None = each frame's own."""
-        return self.apply_field(x, self.field(x, work_size, stats))
+        is chosen by (N x 26, `frame_stats`); None = each frame's own. boxes: the picture
+        that is graded (N x 4, vst/picture.py), bars and blank frames are left as they are;
+        None = each frame's own."""
+        boxes = picture_boxes(x) if boxes is None else boxes
+        graded = self.apply_field(x, self.field(x, work_size, stats))
+        return keep_bars(graded, x, box_masks(boxes, *x.shape[-2:], device=x.device))
 
     def field(self, x: torch.Tensor, work_size: int | None | str = "model",
               stats: torch.Tensor | None = None) -> torch.Tensor:

@@ -48,7 +48,7 @@ def fixed_grade_figures(clip: str | Path, style: str | Path, amount: float = 1.0
                         size: int = 360) -> dict:
     """evaluate's flicker and style figures for the fixed per-shot grade of `clip`."""
     source = open_frames(str(clip), "clip")
-    shots = detect_shots(source, 27.0)
+    shots = detect_shots(source)
     frames = [f for batch in iter_batches(source, 16)
               for f in resize_short_side(batch, size).permute(0, 2, 3, 1).numpy()]
     image = resize_short_side(load_image(str(style), "style")[None], size)[0]

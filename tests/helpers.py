@@ -105,3 +105,17 @@ def write_clip(path: Path, stamps: list[int], time_base: Fraction, codec: str = 
                 frame.pts = pts
                 c.mux(s.encode(frame))
             c.mux(s.encode(None))
+
+
+def sample_frame_and_style(size: int = 96):
+    """The bundled sample clip's first frame and the sample still (1x3xHxW float), `size` px
+    high: real pictures that every machine has."""
+    import torch
+
+    from vst.io.image import load_image, resize_short_side
+
+    with av.open(str(ROOT / "samples" / "mountain_walk_2s.mp4")) as container:
+        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    frame = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    style = load_image(ROOT / "samples" / "in47_360.jpg")[None]
+    return resize_short_side(frame, size), resize_short_side(style, size)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
 
-from vst.io.image import load_image, resize_short_side
+from tests.helpers import sample_frame_and_style
 from vst.metrics.color import LabStats, gaussian_w2
 from vst.models.hrnet import HRNet
 from vst.models.monge import lab_gaussian, monge_coefficients, monge_map
@@ -19,12 +18,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 @pytest.fixture(scope="module")
 def frame_and_style() -> tuple[torch.Tensor, torch.Tensor]:
-    """The sample clip's first frame and the sample still, 96 px high."""
-    with av.open(str(SAMPLES / "mountain_walk_2s.mp4")) as container:
-        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    frame = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
-    style = load_image(SAMPLES / "in47_360.jpg")[None]
-    return resize_short_side(frame, 96), resize_short_side(style, 96)
+    return sample_frame_and_style()
 
 
 def lab_stats(x: torch.Tensor) -> LabStats:

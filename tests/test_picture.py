@@ -12,8 +12,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from tests.helpers import sample_frame_and_style
 from vst.checkpoint import GRADE_FORMAT
-from vst.io.image import load_image, resize_short_side
 from vst.losses.color import ColorLoss
 from vst.metrics.color import LabStats
 from vst.models.hrnet import HRNet
@@ -27,11 +27,7 @@ TOP, BOTTOM, LEFT, RIGHT = 12, 11, 6, 6  # bar sizes at 96 px high (a letterbox 
 
 @pytest.fixture(scope="module")
 def frame_and_style() -> tuple[torch.Tensor, torch.Tensor]:
-    with av.open(str(SAMPLES / "mountain_walk_2s.mp4")) as container:
-        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    frame = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
-    style = load_image(SAMPLES / "in47_360.jpg")[None]
-    return resize_short_side(frame, 96), resize_short_side(style, 96)
+    return sample_frame_and_style()
 
 
 def letterboxed(frame: torch.Tensor, level: float = 0.01) -> torch.Tensor:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from vst.errors import VstError
 from vst.io import open_frames
 from vst.io.image import load_image, resize_short_side
-from vst.shots import detect_shots, shot_keyframes
+from vst.shots import SHOT_THRESHOLD, detect_shots, shot_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class KeyframeDataModule(L.LightningDataModule):
         style: str,
         keyframes: int | list[int] | None = None,
         keyframes_per_shot: int = 1,
-        shot_threshold: float = 27.0,
+        shot_threshold: float = SHOT_THRESHOLD,
         size: int | None = 256,
         style_size: int | None = None,
         val_frames: int = 3,

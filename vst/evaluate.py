@@ -9,16 +9,14 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from vst.cli import path_setting, run_hydra_cli
-from vst.errors import VstError, report_user_errors
+from vst.cli import hydra_entry, path_setting
+from vst.errors import VstError
 from vst.io.atomic import atomic_file, check_target
 
 log = logging.getLogger("vst")
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def iter_frames(path: str, what: str, size: int | None, limit: int | None,
@@ -291,14 +289,7 @@ def run(cfg: DictConfig) -> dict:
     return figures
 
 
-@hydra.main(config_path=CONF_DIR, config_name="evaluate", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
-    with report_user_errors():
-        run(cfg)
-
-
-def main() -> None:
-    run_hydra_cli(_hydra_main)
+main = hydra_entry("evaluate", run)  # `python -m vst.evaluate ...`
 
 
 if __name__ == "__main__":

@@ -51,9 +51,9 @@ class StyleTransferModule(L.LightningModule):
         return self.objective.vgg_source
 
     def _step(self, content: torch.Tensor, index: torch.Tensor, split: str,
-              generator: torch.Generator | None = None):
+              rng: torch.Generator | None = None):
         return self.objective(self.generator, content.contiguous(memory_format=self.memory_format),
-                              split, index, generator)
+                              split, index, rng)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, terms = self._step(batch["content"], batch["index"], "train")
@@ -68,10 +68,10 @@ class StyleTransferModule(L.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         # the same random colour-loss samples at every validation: val/loss is comparable
-        self._val_generator = torch.Generator().manual_seed(0)
+        self._val_rng = torch.Generator().manual_seed(0)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        output, terms = self._step(batch["content"], batch["index"], "val", self._val_generator)
+        output, terms = self._step(batch["content"], batch["index"], "val", self._val_rng)
         self._val.append((torch.cat([batch["content"], output.to(batch["content"].dtype)], -1),
                           {k: v.detach().float() for k, v in terms.items()}))
 

@@ -2,88 +2,24 @@
 
     read frames (PyAV, reader thread) -> generator (main thread) -> encode (PyAV, writer thread)
 
-Bounded queues between the stages keep memory constant whatever the clip length, and let
-decoding, inference and encoding overlap so the slowest stage sets the pace.
+Bounded queues between the stages (vst/pipeline.py) keep memory constant whatever the clip
+length, and let decoding, inference and encoding overlap so the slowest stage sets the pace.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from vst.cli import path_setting, run_hydra_cli
-from vst.errors import VstError, report_user_errors
+from vst.cli import hydra_entry, path_setting
+from vst.errors import VstError
+from vst.pipeline import DONE, Sink, Stage
 
 log = logging.getLogger("vst")
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-_DONE = object()
-
-
-class _Stage(threading.Thread):
-    """Runs `work(emit)` in a thread; what it emits goes to a bounded queue; errors are kept."""
-
-    def __init__(self, work: Callable, depth: int = 2):
-        super().__init__(daemon=True)
-        self.work, self.queue, self.error = work, queue.Queue(maxsize=depth), None
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self.work(self._emit)
-        except BaseException as err:  # noqa: BLE001 - handed to the main thread
-            self.error = err
-        finally:
-            self._emit(_DONE, force=True)
-
-    def _emit(self, item, force: bool = False) -> None:
-        while not self.stop.is_set() or force:
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if force and self.stop.is_set():
-                    return
-
-    def items(self) -> Iterator:
-        while (item := self.queue.get()) is not _DONE:
-            yield item
-        if self.error is not None:
-            raise self.error
-
-
-class _Sink(threading.Thread):
-    """Consumes items from a bounded queue in a thread (the encoder)."""
-
-    def __init__(self, consume: Callable, depth: int = 2):
-        super().__init__(daemon=True)
-        self.consume, self.queue, self.error = consume, queue.Queue(maxsize=depth), None
-
-    def run(self) -> None:
-        while (item := self.queue.get()) is not _DONE:
-            if self.error is None:
-                try:
-                    self.consume(item)
-                except BaseException as err:  # noqa: BLE001 - handed to the main thread
-                    self.error = err
-
-    def put(self, item) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(item)
-
-    def finish(self) -> None:
-        self.queue.put(_DONE)
-        self.join()
-        if self.error is not None:
-            raise self.error
 
 
 def _default_output(ckpt: Path, source_path: Path, kind: str) -> Path:
@@ -233,7 +169,7 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
                     writer.write(rgb, pts)
                     bar.update(1)
 
-            reader, encoder = _Stage(read), _Sink(write)
+            reader, encoder = Stage(read), Sink(write)
             reader.start()
             encoder.start()
             try:
@@ -243,7 +179,7 @@ def _grade_video(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
             except BaseException:
                 reader.stop.set()  # the reader stops before its next batch
                 if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
-                    encoder.queue.put(_DONE)
+                    encoder.queue.put(DONE)
                     encoder.join(timeout=30)
                 raise  # the writer is aborted and the temporary removed on the way out
         written = count_frames(tmp)
@@ -303,15 +239,7 @@ def predict(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(config_path=CONF_DIR, config_name="predict", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
-    with report_user_errors():
-        predict(cfg)
-
-
-def main() -> None:
-    """`python predict.py ...`: Hydra CLI; config mistakes are reported in one line."""
-    run_hydra_cli(_hydra_main)
+main = hydra_entry("predict", predict)  # `python predict.py ...`
 
 
 if __name__ == "__main__":

@@ -19,12 +19,15 @@ from vst.io.video import VideoFrames
 
 log = logging.getLogger(__name__)
 _DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail
+# ContentDetector's threshold (lower finds more cuts): PySceneDetect's default, and vst's
+# everywhere a shot is found (training keyframes, prediction's per-shot grade, evaluate)
+SHOT_THRESHOLD = 27.0
 
 
 class ShotDetector:
     """Feed frames in order (HxWx3 uint8 RGB); `shots(n)` gives the [start, end) ranges."""
 
-    def __init__(self, threshold: float = 27.0, min_len: int = 15):
+    def __init__(self, threshold: float = SHOT_THRESHOLD, min_len: int = 15):
         from scenedetect.detectors import ContentDetector
 
         self.detector = ContentDetector(threshold=threshold, min_scene_len=min_len)
@@ -45,7 +48,7 @@ class ShotDetector:
         return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def detect_shots(frames: FrameSource, threshold: float = 27.0, min_len: int = 15,
+def detect_shots(frames: FrameSource, threshold: float = SHOT_THRESHOLD, min_len: int = 15,
                  batch: int = 32, on_batch: Callable[[np.ndarray], None] | None = None,
                  ) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).

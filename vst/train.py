@@ -8,17 +8,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from vst.cli import path_setting, run_hydra_cli
-from vst.errors import VstError, report_user_errors
+from vst.cli import hydra_entry, path_setting
+from vst.errors import VstError
 from vst.losses.objective import TERMS, term_weights
 from vst.runs import discard_if_failed, resume_checkpoint, resume_command
 
 log = logging.getLogger("vst")
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def _check_types(cfg: DictConfig) -> None:
@@ -176,15 +174,13 @@ def _step_of(checkpoint: Path) -> int:
     return int(torch.load(checkpoint, map_location="cpu", weights_only=True).get("global_step", 0))
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> float:
-    with report_user_errors(), discard_if_failed(Path(HydraConfig.get().runtime.output_dir)):
+def _run(cfg: DictConfig) -> float:
+    """train(cfg) in its run folder; a run that fails before its first checkpoint leaves none."""
+    with discard_if_failed(Path(HydraConfig.get().runtime.output_dir)):
         return train(cfg)
 
 
-def main() -> None:
-    """`python train.py ...`: Hydra CLI; config mistakes are reported in one line."""
-    run_hydra_cli(_hydra_main)
+main = hydra_entry("config", _run)  # `python train.py ...`
 
 
 if __name__ == "__main__":

@@ -70,10 +70,10 @@ class Objective(nn.Module):
             self._targets["color"] = self.color.targets(style)
 
     def forward(self, model: nn.Module, content: torch.Tensor, split: str, index: torch.Tensor,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                rng: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The graded frames and each active term with their weighted sum, `loss`.
         model: the generator (field / apply_field); content: the input frames; split/index:
-        which precomputed VGG targets they are; generator: the random motions of stability."""
+        which precomputed VGG targets they are; rng: the random motions of stability."""
         stats = model.frame_stats(content)
         field = model.field(content, stats=stats)
         picture = picture_masks(content)  # letterbox bars are left as they are and not compared
@@ -90,7 +90,7 @@ class Objective(nn.Module):
             # the moved frame keeps the frame's own statistics: the global transform is fixed
             # per shot at prediction, so what must hold still is the local part
             shot = partial(model.field, stats=stats)
-            terms["stability"] = self.stability(shot, content, field, generator)
+            terms["stability"] = self.stability(shot, content, field, rng)
         if "locality" in self.weights:
             spread = field.float() - field.float().mean((2, 3), keepdim=True)
             terms["locality"] = (spread**2).mean()

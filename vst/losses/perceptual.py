@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vst.models.hrnet import IMAGENET_MEAN, IMAGENET_STD
-from vst.models.vgg import VGG19Features
+from vst.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:

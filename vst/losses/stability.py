@@ -26,10 +26,10 @@ from torch import nn
 
 
 def random_motion(n: int, h: int, w: int, shift: float, rotate: float, zoom: float,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  rng: torch.Generator | None = None) -> torch.Tensor:
     """N sampling grids (NxHxWx2, for grid_sample) of small random similarity transforms:
     up to `shift` px, `rotate` degrees and `zoom` relative scale change."""
-    u = torch.rand(n, 4, generator=generator, dtype=torch.float32) * 2 - 1
+    u = torch.rand(n, 4, generator=rng, dtype=torch.float32) * 2 - 1
     angle, scale = u[:, 0] * math.radians(rotate), 1 + u[:, 1] * zoom
     tx, ty = u[:, 2] * 2 * shift / w, u[:, 3] * 2 * shift / h
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
@@ -56,12 +56,12 @@ class StabilityLoss(nn.Module):
         self.noise, self.exposure, self.margin = noise, exposure, margin
 
     def forward(self, field: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                grade: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+                grade: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         """field: the model's grade function; x: frames; grade: field(x), already computed."""
         n, _, h, w = x.shape
-        grid = random_motion(n, h, w, self.shift, self.rotate, self.zoom, generator)
-        noise = torch.randn(x.shape, generator=generator).to(x.device) * self.noise
-        gain = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1).to(x.device) * self.exposure
+        grid = random_motion(n, h, w, self.shift, self.rotate, self.zoom, rng)
+        noise = torch.randn(x.shape, generator=rng).to(x.device) * self.noise
+        gain = 1 + (torch.rand(n, 1, 1, 1, generator=rng) * 2 - 1).to(x.device) * self.exposure
         moved = (warp(x, grid) * gain + noise).clamp(0, 1).to(x.dtype)
         expected = warp(grade, grid)
         got = field(moved.contiguous(memory_format=_memory_format(x))).float()

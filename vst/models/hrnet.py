@@ -59,11 +59,10 @@ from torch import nn
 
 from vst.models.logit import from_logit, to_logit
 from vst.models.monge import lab_gaussian, monge_coefficients
+from vst.models.vgg import IMAGENET_MEAN, IMAGENET_STD
 from vst.picture import box_masks, keep_bars, picture_boxes
 
 _LUMA = (0.299, 0.587, 0.114)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class InstanceNorm(nn.Module):

@@ -18,6 +18,10 @@ from vst.errors import VstError
 
 log = logging.getLogger(__name__)
 
+# the normalisation torchvision's ImageNet networks were trained with (the generator's
+# input uses it too, as the HR-Net reference code does)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 WEIGHTS_URL = f"https://download.pytorch.org/models/{WEIGHTS_FILE}"
 # torchvision's configuration "E": conv widths, "M" = 2x2 max-pool

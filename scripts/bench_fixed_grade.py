@@ -18,7 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -27,14 +26,8 @@ from vst.io.frames import iter_batches  # noqa: E402
 from vst.io.image import load_image, resize_short_side  # noqa: E402
 from vst.metrics.color import LabStats, gaussian_w2, sqrtm_psd, to_lab  # noqa: E402
 from vst.metrics.temporal import FlowEstimator, luma, pair_errors  # noqa: E402
-from vst.picture import picture_masks  # noqa: E402
+from vst.picture import picture_of  # noqa: E402
 from vst.shots import detect_shots  # noqa: E402
-
-
-def picture(frame: np.ndarray) -> np.ndarray:
-    """HxW bool: the frame's picture, bars left out (as evaluate counts colours)."""
-    mask = picture_masks(torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None])
-    return mask[0, 0].numpy() > 0
 
 
 def monge_kantorovich(a: LabStats, b: LabStats) -> np.ndarray:
@@ -55,7 +48,7 @@ def fixed_grade_figures(clip: str | Path, style: str | Path, amount: float = 1.0
     lab_style = LabStats().add(image.permute(1, 2, 0).numpy()[::2, ::2])
     graded = []
     for s, e in shots:
-        key = LabStats().add(frames[(s + e) // 2], picture(frames[(s + e) // 2]))
+        key = LabStats().add(frames[(s + e) // 2], picture_of(frames[(s + e) // 2]))
         t = amount * monge_kantorovich(key, lab_style) + (1 - amount) * np.eye(3)
         mean = amount * lab_style.mean + (1 - amount) * key.mean
         for f in frames[s:e]:
@@ -74,7 +67,7 @@ def fixed_grade_figures(clip: str | Path, style: str | Path, amount: float = 1.0
     figures["luma_flicker_ratio"] = float(steps_out.mean() / steps_in.mean())
 
     def moved(part: slice) -> float:
-        masks = [picture(f[::2, ::2]) for f in frames[part]]
+        masks = [picture_of(f[::2, ::2]) for f in frames[part]]
         before = gaussian_w2(LabStats.merge([LabStats().add(f[::2, ::2], m)
                                              for f, m in zip(frames[part], masks, strict=True)]), lab_style)
         after = gaussian_w2(LabStats.merge([LabStats().add(g[::2, ::2], m)

@@ -86,7 +86,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
     from vst.metrics.lut import LutFit, apply_lut
     from vst.metrics.structure import ssim_luma
     from vst.metrics.temporal import FlowEstimator, WarpErrors, luma, pair_errors
-    from vst.picture import picture_masks
+    from vst.picture import picture_of
     from vst.shots import ShotDetector
 
     def both(desc: str):
@@ -134,9 +134,9 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         curves["luma_output"].append(float(luma(b).mean()))
         curves["luma_input"].append(float(luma(a).mean()))
         # colours of the picture only: letterbox bars are not graded (vst/picture.py)
-        picture = picture_masks(torch.from_numpy(a[::2, ::2]).permute(2, 0, 1)[None])[0, 0] > 0
-        lab_in.append(LabStats().add(a[::2, ::2], picture.numpy()))
-        lab_out.append(LabStats().add(b[::2, ::2], picture.numpy()))
+        picture = picture_of(a[::2, ::2])
+        lab_in.append(LabStats().add(a[::2, ::2], picture))
+        lab_out.append(LabStats().add(b[::2, ::2], picture))
         step = max(1, round((a_full.shape[0] * a_full.shape[1] / 65536) ** 0.5))
         fits[shot_id[t]].add(a_full[::step, ::step], b_full[::step, ::step])
         if gram is not None and t % vgg_every == 0:

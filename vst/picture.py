@@ -19,6 +19,7 @@ dark.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 BLANK_LEVEL = 0.04
@@ -75,8 +76,17 @@ def picture_masks(x: torch.Tensor) -> torch.Tensor:
     return box_masks(picture_boxes(x), *x.shape[-2:], device=x.device)
 
 
-def keep_bars(graded: torch.Tensor, frames: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """The graded picture inside the bars of the frames as they were (masks: `box_masks`)."""
-    if bool(masks.all()):
+def picture_of(frame: np.ndarray) -> np.ndarray:
+    """An HxWx3 float RGB frame (as vst.metrics reads them) -> HxW bool: its picture."""
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+    return picture_masks(x)[0, 0].numpy() > 0
+
+
+def keep_bars(graded: torch.Tensor, frames: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """The graded picture inside the bars of the frames as they were (boxes: N x 4,
+    `picture_boxes`). No mask is built when every box is the whole frame, as in most clips."""
+    h, w = frames.shape[-2:]
+    if bool((boxes == torch.tensor([0, h, 0, w], dtype=boxes.dtype, device=boxes.device)).all()):
         return graded
+    masks = box_masks(boxes, h, w, device=frames.device)
     return torch.where(masks > 0, graded, frames.to(graded.dtype))

@@ -27,7 +27,7 @@ from vst.losses.perceptual import PerceptualLoss
 from vst.losses.stability import StabilityLoss
 from vst.losses.structure import StructureLoss
 from vst.models.vgg import load_vgg19
-from vst.picture import keep_bars, picture_masks
+from vst.picture import box_masks, keep_bars, picture_boxes
 
 TERMS = ("content", "style", "color", "structure", "stability", "locality")
 
@@ -76,8 +76,9 @@ class Objective(nn.Module):
         which precomputed VGG targets they are; rng: the random motions of stability."""
         stats = model.frame_stats(content)
         field = model.field(content, stats=stats)
-        picture = picture_masks(content)  # letterbox bars are left as they are and not compared
-        output = keep_bars(model.apply_field(content, field), content, picture)
+        boxes = picture_boxes(content)  # letterbox bars are left as they are and not compared
+        picture = box_masks(boxes, *content.shape[-2:], device=content.device)
+        output = keep_bars(model.apply_field(content, field), content, boxes)
         terms: dict[str, torch.Tensor] = {}
         if self.perceptual is not None:
             terms.update(self.perceptual(output, self._targets["frames"][split][index],

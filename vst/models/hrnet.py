@@ -60,7 +60,7 @@ from torch import nn
 from vst.models.logit import from_logit, to_logit
 from vst.models.monge import lab_gaussian, monge_coefficients
 from vst.models.vgg import IMAGENET_MEAN, IMAGENET_STD
-from vst.picture import box_masks, keep_bars, picture_boxes
+from vst.picture import keep_bars, picture_boxes
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -172,9 +172,8 @@ class HRNet(nn.Module):
         is chosen by (N x 26, `frame_stats`); None = each frame's own. boxes: the picture
         that is graded (N x 4, vst/picture.py), bars and blank frames are left as they are;
         None = each frame's own."""
-        boxes = picture_boxes(x) if boxes is None else boxes
         graded = self.apply_field(x, self.field(x, work_size, stats))
-        return keep_bars(graded, x, box_masks(boxes, *x.shape[-2:], device=x.device))
+        return keep_bars(graded, x, picture_boxes(x) if boxes is None else boxes)
 
     def field(self, x: torch.Tensor, work_size: int | None | str = "model",
               stats: torch.Tensor | None = None) -> torch.Tensor:

@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 from vst.io.frames import FrameSource
-from vst.io.video import VideoFrames
 
 log = logging.getLogger(__name__)
 _DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail
@@ -54,10 +53,10 @@ def detect_shots(frames: FrameSource, threshold: float = SHOT_THRESHOLD, min_len
     """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).
     on_batch: called with each batch of a video's frames (N x H x W x 3 uint8) as it is read,
     so that another per-frame pass can share this one's decoding."""
-    if not isinstance(frames, VideoFrames):  # a still or a folder: one shot
+    if frames.kind != "video":  # a still or a folder: one shot
         return [(0, len(frames))]
     detector = ShotDetector(threshold, min_len)
-    for rgbs in frames.iter_rgb8(batch):
+    for rgbs, _ in frames.stream(batch):
         for rgb in rgbs:
             detector.add(rgb)
         if on_batch is not None:

@@ -1,5 +1,7 @@
-"""Reading and writing media: stills (Pillow), videos (PyAV; decord for frames by index), and
-the one way every output is written (atomic)."""
+"""Reading and writing media. In: one `FrameSource` per input (frames.py: stills and folders
+with Pillow; video.py: PyAV streams, decord reads training keyframes by index). Out: one
+writer per kind (output.py; writer.py encodes video), every file written atomically
+(atomic.py)."""
 
 from vst.io.frames import FrameSource, open_frames
 

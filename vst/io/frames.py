@@ -1,22 +1,34 @@
-"""One interface over "something with frames": a video file or a single still."""
+"""One interface over "something with frames": a video file, a single still, a folder of
+numbered images. Callers read frames by index (`read`, training keyframes) or stream them in
+order with their timestamps (`stream`, every whole-clip pass), and never ask which kind it is
+except where the kinds truly differ (shots exist in a video only; the output's kind)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+import numpy as np
 import torch
 
 from vst.errors import VstError
-from vst.io.image import IMAGE_SUFFIXES, is_image_path, load_image
-from vst.io.video import VideoFrames, uint8_to_float
+from vst.io.image import IMAGE_SUFFIXES, is_image_path, load_image, to_uint8_hwc
+
+
+class FrameBatch(NamedTuple):
+    """Consecutive frames as they are shown, with the time each is shown at."""
+
+    frames: np.ndarray  # N x H x W x 3 uint8, upright
+    pts: list[int]      # each frame's presentation time in the source's time base (images: index)
 
 
 class FrameSource(Protocol):
     path: Path
-    fps: float | None
+    what: str           # how errors name it: "video", "clip", ...
+    kind: str           # "video" | "still" | "folder": what the graded copy is written as
+    frames_hint: int    # the number of frames expected (progress bars); 0 = unknown
 
     def __len__(self) -> int: ...
 
@@ -24,49 +36,72 @@ class FrameSource(Protocol):
         """Frames at `indices` as an Nx3xHxW float tensor in [0, 1]."""
         ...
 
+    def stream(self, batch: int = 8, stop: int | None = None) -> Iterator[FrameBatch]:
+        """Frames 0..stop-1 (all by default) in order, `batch` at a time; memory holds one batch."""
+        ...
 
-class StillFrames:
-    """A single image seen as a one-frame clip (photo grading)."""
-
-    fps = None
-
-    def __init__(self, path: str | Path, what: str = "video"):
-        self.path = Path(path)
-        self.what = what
-        self._image = load_image(path, what)
-
-    def __len__(self) -> int:
-        return 1
-
-    def read(self, indices: list[int]) -> torch.Tensor:
-        for i in indices:
-            if i != 0:
-                raise VstError(f"frame {i} is past the end of {self.what} {str(self.path)!r} "
-                               "(a still image has only frame 0)")
-        return self._image.unsqueeze(0).expand(len(indices), -1, -1, -1).clone()
+    @property
+    def output_name(self) -> str:
+        """File (or folder) name of the graded copy: <name>_vst.<ext>."""
+        ...
 
 
-class FolderFrames:
-    """A folder of numbered images (frame_0001.png, ...), in numeric order."""
-
-    fps = None
+class ImageFrames:
+    """Stills seen as frames: one image (kind "still", photo grading) or a folder of numbered
+    images (kind "folder": frame_0001.png, ... in numeric order). A frame's time is its index."""
 
     def __init__(self, path: str | Path, what: str = "video"):
         self.path, self.what = Path(path), what
-        self.files = sorted((p for p in self.path.iterdir() if is_image_path(p)), key=_natural_key)
-        if not self.files:
-            raise VstError(f"{what} {str(path)!r} is a folder with no images in it "
-                           f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+        self._cache: dict[int, torch.Tensor] = {}
+        if self.path.is_dir():
+            self.kind = "folder"
+            self.files = sorted((p for p in self.path.iterdir() if is_image_path(p)), key=_natural_key)
+            if not self.files:
+                raise VstError(f"{what} {str(path)!r} is a folder with no images in it "
+                               f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+        else:
+            self.kind, self.files = "still", [self.path]
+            self._cache[0] = load_image(path, what)  # a bad still is an error now, not later
 
     def __len__(self) -> int:
         return len(self.files)
 
+    @property
+    def frames_hint(self) -> int:
+        return len(self.files)
+
+    @property
+    def output_name(self) -> str:
+        return f"{self.path.stem}_vst.png" if self.kind == "still" else f"{self.path.name}_vst"
+
     def read(self, indices: list[int]) -> torch.Tensor:
+        n = len(self.files)
         for i in indices:
-            if not 0 <= i < len(self.files):
+            if not 0 <= i < n:
                 raise VstError(f"frame {i} is past the end of {self.what} {str(self.path)!r} "
-                               f"({len(self.files)} images)")
-        return torch.stack([load_image(self.files[i], self.what) for i in indices])
+                               + ("(a still image has only frame 0)" if self.kind == "still"
+                                  else f"({n} images)"))
+        return torch.stack([self._cache.get(i) if i in self._cache else
+                            load_image(self.files[i], self.what) for i in indices])
+
+    def stream(self, batch: int = 8, stop: int | None = None) -> Iterator[FrameBatch]:
+        """As for a video; a batch never mixes image sizes (a folder of photos may)."""
+        frames: list[np.ndarray] = []
+        stamps: list[int] = []
+        for i in range(len(self.files) if stop is None else min(len(self.files), stop)):
+            rgb = to_uint8_hwc(self.read([i])[0])
+            if frames and (len(frames) == batch or rgb.shape != frames[0].shape):
+                yield FrameBatch(np.stack(frames), stamps)
+                frames, stamps = [], []
+            frames.append(rgb)
+            stamps.append(i)
+        if frames:
+            yield FrameBatch(np.stack(frames), stamps)
+
+
+def uint8_to_float(batch: np.ndarray) -> torch.Tensor:
+    """NxHxWx3 uint8 -> Nx3xHxW float32 in [0, 1]."""
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def _natural_key(path: Path) -> list:
@@ -77,19 +112,8 @@ def open_frames(path: str | Path, what: str = "video") -> FrameSource:
     """A still for image files, a folder of numbered images, or a video file."""
     if path is None or str(path) in ("", "???"):
         raise VstError(f"no {what} given: pass {what}=PATH")
-    if is_image_path(path):
-        return StillFrames(path, what)
-    if Path(path).is_dir():
-        return FolderFrames(path, what)
+    if is_image_path(path) or Path(path).is_dir():
+        return ImageFrames(path, what)
+    from vst.io.video import VideoFrames  # PyAV (and decord) only for videos
+
     return VideoFrames(path, what)
-
-
-def iter_batches(source: FrameSource, batch: int, stop: int | None = None) -> Iterator[torch.Tensor]:
-    """Frames 0..stop-1 (all by default) in order, as Nx3xHxW float batches in [0, 1]. A video
-    is streamed (memory holds one batch); images are read by index."""
-    if isinstance(source, VideoFrames):
-        yield from (uint8_to_float(b) for b in source.iter_rgb8(batch, stop))
-        return
-    n = len(source) if stop is None else min(len(source), stop)
-    for start in range(0, n, batch):
-        yield source.read(list(range(start, min(n, start + batch))))

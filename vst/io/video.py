@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from vst.errors import VstError
+from vst.io.frames import FrameBatch, uint8_to_float
 from vst.io.image import check_input_file
 
 log = logging.getLogger(__name__)
@@ -114,11 +115,15 @@ def probe_video(path: str | Path, what: str = "video") -> VideoInfo:
 
 
 class VideoFrames:
-    """The frames of a video file: streamed in order with their timestamps, or read by index."""
+    """The frames of a video file (a `FrameSource`): streamed in order with their timestamps,
+    or read by index. Probed once: `info` is everything the writer needs to copy its format."""
+
+    kind = "video"
 
     def __init__(self, path: str | Path, what: str = "video"):
         self.info = probe_video(path, what)
-        self.path, self.what, self.fps = self.info.path, what, self.info.fps
+        self.path, self.what = self.info.path, what
+        self.frames_hint = self.info.frames_hint
         self._decord = None           # opened on the first read by index
         self._num_frames: int | None = None
 
@@ -153,23 +158,19 @@ class VideoFrames:
         if self._num_frames is None and stop is None:
             self._num_frames = done
 
-    def iter_timed(self, batch: int = 8, stop: int | None = None) -> Iterator[tuple[np.ndarray, list[int]]]:
-        """Frames 0..stop-1 (all by default) in order, as (NxHxWx3 uint8 upright batch, their
-        pts) pairs, decoded as they are asked for: memory holds one batch whatever the length."""
+    def stream(self, batch: int = 8, stop: int | None = None) -> Iterator[FrameBatch]:
+        """Frames 0..stop-1 (all by default) in order with their pts, decoded as they are asked
+        for: memory holds one batch whatever the length."""
         frames: list[np.ndarray] = []
         stamps: list[int] = []
         for rgb, pts in self._decode(stop):
             frames.append(rgb)
             stamps.append(pts)
             if len(frames) == batch:
-                yield np.stack(frames), stamps
+                yield FrameBatch(np.stack(frames), stamps)
                 frames, stamps = [], []
         if frames:
-            yield np.stack(frames), stamps
-
-    def iter_rgb8(self, batch: int = 8, stop: int | None = None) -> Iterator[np.ndarray]:
-        """As `iter_timed`, the frames only."""
-        return (frames for frames, _ in self.iter_timed(batch, stop))
+            yield FrameBatch(np.stack(frames), stamps)
 
     # ---- by index (keyframes) ------------------------------------------------------------
     def _decord_reader(self):
@@ -184,6 +185,14 @@ class VideoFrames:
                 except Exception as err:  # noqa: BLE001 - decord raises bare RuntimeError / DECORDError
                     log.debug("decord cannot open %s (%s): frames are read with PyAV", self.path, err)
         return self._decord or None
+
+    @property
+    def output_name(self) -> str:
+        """<stem>_vst with the input's extension where vst can write it, else .mp4."""
+        from vst.io.writer import CONTAINERS
+
+        suffix = self.path.suffix.lower()
+        return f"{self.path.stem}_vst{suffix if suffix in CONTAINERS else '.mp4'}"
 
     def __len__(self) -> int:
         if self._num_frames is None:
@@ -222,12 +231,11 @@ class VideoFrames:
 
 
 def count_frames(path: str | Path) -> int:
-    """Video packets in the chosen stream of `path` (demux only): the frames a file holds."""
-    with av.open(str(path)) as container:
-        stream = pick_video_stream(container)
-        return 0 if stream is None else sum(1 for p in container.demux(stream) if p.size)
-
-
-def uint8_to_float(batch: np.ndarray) -> torch.Tensor:
-    """NxHxWx3 uint8 -> Nx3xHxW float32 in [0, 1]."""
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+    """Video packets in the chosen stream of `path` (demux only): the frames a file holds
+    (0 for a file FFmpeg cannot read)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = pick_video_stream(container)
+            return 0 if stream is None else sum(1 for p in container.demux(stream) if p.size)
+    except av.error.FFmpegError:
+        return 0

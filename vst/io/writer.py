@@ -29,6 +29,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from vst.errors import VstError
+from vst.io.image import short_side_size
 from vst.io.video import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -89,18 +90,19 @@ def codec_for(container: str, codec: str, path: Path) -> Codec:
 
 
 class VideoWriter:
-    """Writes a graded copy of the clip `source` describes to `path`, frame by frame.
+    """Writes a graded copy of the clip `source` describes (its probe record) to `path`, frame
+    by frame, in the source's format: timestamps, colour tags, aspect, rotation, audio.
 
-    `path` is written as it is (predict hands it a temporary from vst.io.atomic, renamed when
-    the file is complete and checked); `abort()` leaves whatever was written for the caller
-    to remove."""
+    `path` is written as it is (vst.io.output hands it a temporary, renamed when the file is
+    complete and checked); `abort()` leaves whatever was written for the caller to remove."""
 
-    def __init__(self, path: Path, source: VideoInfo, width: int, height: int,
+    def __init__(self, path: Path, source: VideoInfo, size: int | None = None,
                  codec: str = "auto", crf: int = 18, preset: str = "medium"):
+        """size: the short side of the output (None = the source's size, never upscaled)."""
         self.path, self.source = Path(path), source
         self.container_format = container_for(self.path)
         self.codec = codec_for(self.container_format, codec, self.path)
-        self.width, self.height = width, height
+        self.height, self.width = height, width = short_side_size(source.height, source.width, size)
         self.pix_fmt, self.options = self.codec.format_for(width, height)
         if self.pix_fmt != self.codec.pix_fmt:
             log.warning("%dx%d has an odd side, which %s cannot hold: encoding %s to keep the exact "

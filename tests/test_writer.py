@@ -1,0 +1,159 @@
+"""The video writer and the output of each kind of source, without a model: what goes in comes
+out with its timestamps, colour tags, rotation, size and audio; a failed write leaves nothing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import ROOT, encode_clip
+from vst.errors import VstError
+from vst.io import open_frames
+from vst.io.output import check_output, open_output
+from vst.io.video import probe_video
+from vst.io.writer import VideoWriter
+
+SAMPLE = ROOT / "samples" / "mountain_walk_2s.mp4"
+
+
+def _clip_with_audio(path, seconds: float = 1.0):
+    """25 fps 64x48 H.264 tagged BT.709, with one AAC stereo track."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.colorspace = v.codec_context.color_primaries = v.codec_context.color_trc = 1
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        samples = 0
+        for i in range(round(25 * seconds)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            c.mux(v.encode(frame))
+            while samples < (i + 1) * 48000 // 25:
+                chunk = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp",
+                                                   layout="stereo")
+                chunk.sample_rate, chunk.pts = 48000, samples
+                samples += 1024
+                c.mux(a.encode(chunk))
+        c.mux(v.encode(None))
+        c.mux(a.encode(None))
+
+
+def _copy(source, out, **options) -> int:
+    with open_output(out, source, **options) as writer:
+        for frames, stamps in source.stream(batch=8):
+            for rgb, pts in zip(frames, stamps, strict=True):
+                writer.write(rgb, pts)
+    return writer.frames
+
+
+def _stream_facts(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        frames = list(c.decode(s))
+        return {"pts": [float(f.pts * f.time_base) for f in frames], "size": (s.width, s.height),
+                "colorspace": frames[0].colorspace, "audio": [a.codec_context.name for a in c.streams.audio]}
+
+
+def test_a_copy_keeps_every_frame_time_tag_and_audio_track(tmp_path):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    _clip_with_audio(src)
+    source = open_frames(src)
+    assert _copy(source, out) == 25
+    assert _stream_facts(out) == _stream_facts(src)
+    assert _audio_packets(out) == _audio_packets(src)  # copied, not re-encoded
+
+
+def _audio_packets(path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(audio=0) if p.size]
+
+
+def test_size_sets_the_short_side(tmp_path):
+    source = open_frames(SAMPLE)  # 500x280
+    with pytest.raises(ValueError, match="frame is 500x280, the stream 250x140"), \
+            open_output(tmp_path / "small.mkv", source, size=140, codec="ffv1") as writer:
+        assert (writer.width, writer.height) == (250, 140)
+        writer.write(next(source.stream(1)).frames[0], 0)
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temporary left
+
+
+def test_an_output_with_no_frame_never_takes_the_name(tmp_path):
+    with pytest.raises(VstError, match="no frame was graded; nothing was written"), \
+            open_output(tmp_path / "empty.mp4", open_frames(SAMPLE)):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rotation_is_kept_and_frames_are_turned_back(tmp_path):
+    coded = np.zeros((32, 64, 3), np.uint8)
+    coded[:8, :16] = 255
+    src, out = tmp_path / "turned.mp4", tmp_path / "out.mp4"
+    encode_clip(src, [coded] * 3, [0, 1, 2], rotation=90)
+    _copy(open_frames(src), out)
+    info = probe_video(out)
+    assert (info.rotation, info.width, info.height) == (90, 64, 32)
+    with av.open(str(out)) as c:
+        assert next(c.decode(video=0)).to_ndarray(format="rgb24")[:8, :16].mean() > 200
+
+
+def test_odd_sides_are_encoded_444_at_their_exact_size(tmp_path):
+    info = probe_video(SAMPLE)
+    writer = VideoWriter(tmp_path / "odd.mp4", info, size=141)
+    rgb = np.zeros((141, 252, 3), np.uint8)
+    writer.write(rgb, 0)
+    writer.close()
+    with av.open(str(tmp_path / "odd.mp4")) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.width, cc.height, cc.pix_fmt) == (252, 141, "yuv444p")
+
+
+@pytest.mark.parametrize("name, codec, message", [
+    ("out.xyz", "auto", "no video container for '.xyz'"),
+    ("out.webm", "h264", "a .webm file cannot hold codec=h264"),
+    ("out.mp4", "theora", "codec='theora' is unknown"),
+    ("mountain_walk_2s.mp4", "auto", "is the input"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, name, codec, message):
+    source = open_frames(SAMPLE)
+    out = SAMPLE if name == SAMPLE.name else tmp_path / name
+    with pytest.raises(VstError, match=message):
+        check_output(out, source, overwrite=True, codec=codec)
+
+
+def test_images_are_written_under_their_names_and_an_error_leaves_nothing(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name, shade in (("a.png", 10), ("b.jpg", 20), ("b.png", 30)):
+        Image.new("RGB", (12, 8), (shade,) * 3).save(folder / name)
+    source = open_frames(folder)
+    out = tmp_path / "graded"
+    assert _copy(source, out) == 3
+    assert sorted(p.name for p in out.iterdir()) == [".vst-output", "a.png", "b.jpg.png", "b.png.png"]
+
+    with pytest.raises(RuntimeError), open_output(tmp_path / "broken", source) as writer:
+        writer.write(next(source.stream(1)).frames[0], 0)
+        raise RuntimeError("the grader failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "graded"]
+
+
+def test_a_still_is_written_as_one_image(tmp_path):
+    source = open_frames(ROOT / "samples" / "in47_360.jpg")
+    out = tmp_path / "still.png"
+    assert _copy(source, out) == 1
+    assert Image.open(out).size == Image.open(source.path).size
+
+
+def test_timestamps_in_a_fine_time_base_are_written_as_given(tmp_path):
+    """A variable frame rate: the writer is handed each frame's own pts, in the source's time base."""
+    info = probe_video(SAMPLE)
+    stamps = [0, 512, 1536, 1792, 4096]  # time base 1/12800: uneven gaps
+    with VideoWriter(tmp_path / "vfr.mkv", info) as writer:
+        for pts in stamps:
+            writer.write(np.zeros((280, 500, 3), np.uint8), pts)
+    times = _stream_facts(tmp_path / "vfr.mkv")["pts"]
+    assert times == pytest.approx([float(Fraction(p, 12800)) for p in stamps], abs=1e-3)

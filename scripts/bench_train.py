@@ -29,6 +29,9 @@ def default_config(loss: str) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    from vst.config import register_schemas
+
+    register_schemas()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[f"loss={loss}", "video=v.mp4", "style=s.png",
                                            "vgg.weights=random"])
@@ -40,10 +43,10 @@ def worker(size: int, precision: str, channels_last: bool, steps: int, loss: str
 
     sys.path.insert(0, str(ROOT))
     from vst.io.image import resize_short_side
-    from vst.module import StyleTransferModule
+    from vst.train import build_module
 
     torch.manual_seed(0)
-    module = StyleTransferModule(default_config(loss))
+    module = build_module(default_config(loss))
     frame = resize_short_side(torch.rand(1, 3, 280 * 4, 500 * 4), size)
     style = resize_short_side(torch.rand(1, 3, 1000, 700), size)
     fmt = torch.channels_last if channels_last else torch.contiguous_format

@@ -20,6 +20,19 @@ TINY = ["vgg.weights=random", "data.size=48", "trainer.max_steps=30", "log.val_e
         "trainer.log_every_n_steps=1"]
 
 
+def compose_config(name: str, *overrides: str):
+    """conf/<name>.yaml composed with `overrides` as the command composes it (schemas, groups,
+    types), without the Hydra run settings: to call train/predict/evaluate in-process."""
+    from hydra import compose, initialize_config_dir
+
+    from vst.cli import CONF_DIR
+    from vst.config import register_schemas
+
+    register_schemas()
+    with initialize_config_dir(CONF_DIR, version_base="1.3", job_name=name):
+        return compose(name, list(overrides))
+
+
 def shared_file(relative: str) -> Path:
     """A file under ../shared/data, or skip the test saying the shared data is absent."""
     path = SHARED / relative

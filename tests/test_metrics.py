@@ -145,7 +145,7 @@ def test_evaluate_command_writes_json_and_plot(tmp_path):
     style = shared_file("style/in47.png")
     out = tmp_path / "m.json"
     result = run_cli("vst/evaluate.py", f"input={video}", f"output={seed}", f"style={style}",
-                     "max_frames=20", f"json={out}", "vgg_weights=null")
+                     "max_frames=20", f"json={out}", "vgg.weights=null")
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["frames"] == 20

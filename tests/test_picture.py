@@ -10,9 +10,8 @@ import av
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from tests.helpers import sample_frame_and_style
+from tests.helpers import compose_config, sample_frame_and_style
 from vst.checkpoint import GRADE_FORMAT
 from vst.losses.color import ColorLoss
 from vst.metrics.color import LabStats
@@ -136,9 +135,7 @@ def test_predict_keeps_bars_and_black_frames_black(tmp_path, frame_and_style):
     state = {f"generator.{k}": v for k, v in net.state_dict().items()}
     torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet", "work_size": 96},
                                              "train_size": 96, "grade_format": GRADE_FORMAT}}, ckpt)
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    for key in ("defaults", "hydra"):
-        cfg.pop(key)
+    cfg = compose_config("predict")
     cfg.ckpt, cfg.video, cfg.output = str(ckpt), str(clip), str(out)
     predict_module.predict(cfg)
     with av.open(str(clip)) as a, av.open(str(out)) as b:

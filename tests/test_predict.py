@@ -10,13 +10,13 @@ import av
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from tests.helpers import (
     ROOT,
     TINY,
     assert_user_error,
+    compose_config,
     encode_clip,
     run_cli,
     shared_file,
@@ -173,9 +173,7 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
 
     original = predict_module._Grader.__call__
     monkeypatch.setattr(predict_module._Grader, "__call__", failing)
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    for key in ("defaults", "hydra"):
-        cfg.pop(key)
+    cfg = compose_config("predict")
     out = tmp_path / "out.mp4"
     cfg.ckpt, cfg.video, cfg.output = str(ckpt), str(shared_file("video/mountain_walk.mp4")), str(out)
     with pytest.raises(KeyboardInterrupt):
@@ -192,9 +190,7 @@ def test_a_file_missing_frames_never_takes_the_output_name(identity_ckpt, tmp_pa
     from vst.io import video
 
     monkeypatch.setattr(video, "count_frames", lambda path: 49)
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    for key in ("defaults", "hydra"):
-        cfg.pop(key)
+    cfg = compose_config("predict")
     out = tmp_path / "out.mp4"
     cfg.ckpt, cfg.output = str(identity_ckpt), str(out)
     cfg.video = str(ROOT / "samples" / "mountain_walk_2s.mp4")
@@ -222,9 +218,7 @@ def test_frames_the_shot_pass_did_not_see_get_their_own_statistics(identity_ckpt
 
     monkeypatch.setattr(predict_module._Grader, "shot_stats", fewer)
     monkeypatch.setattr(predict_module._Grader, "__call__", recording)
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    for key in ("defaults", "hydra"):
-        cfg.pop(key)
+    cfg = compose_config("predict")
     cfg.ckpt, cfg.output = str(identity_ckpt), str(tmp_path / "out.mp4")
     cfg.video, cfg.batch_size = str(ROOT / "samples" / "mountain_walk_2s.mp4"), 2
     with caplog.at_level("WARNING", logger="vst"):

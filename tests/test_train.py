@@ -12,6 +12,7 @@ from tests.helpers import (
     ROOT,
     TINY,
     assert_user_error,
+    compose_config,
     logged_hparams,
     read_tensorboard,
     run_cli,
@@ -107,17 +108,34 @@ def test_sweep_gives_one_run_per_style_weight(clip, tmp_path):
     assert weights == [1e4, 1e5]
 
 
-def test_a_still_image_can_be_graded(tmp_path):
+def _train_in_process(run_dir, *overrides: str) -> float:
+    """train() on the real config composed with `overrides`, in this process."""
+    from vst.train import train
+
+    return train(compose_config("config", *overrides), run_dir)
+
+
+def test_a_still_image_can_be_graded(tmp_path, caplog):
     content, style = shared_file("pairs/in3.png"), shared_file("pairs/tar3.png")
-    result = run_cli("train.py", f"video={content}", f"style={style}", *TINY, "loss=color",
-                     "trainer.max_steps=3", f"hydra.run.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert (tmp_path / "best.ckpt").is_file()
-    assert "stability_weight set to 0" in result.stderr + result.stdout  # no time axis in a photo
+    with caplog.at_level("INFO", logger="vst"):
+        score = _train_in_process(tmp_path, f"video={content}", f"style={style}", *TINY,
+                                  "loss=color", "trainer.max_steps=3")
+    assert np.isfinite(score) and (tmp_path / "best.ckpt").is_file()
+    assert "stability_weight set to 0" in caplog.text  # no time axis in a photo
     assert "train/stability" not in read_tensorboard(tmp_path / "tensorboard").Tags()["scalars"]
 
 
-def test_color_loss_grades_without_any_pretrained_network(clip, tmp_path):
+def test_the_gpu_preset_never_falls_back_to_the_cpu(tmp_path):
+    from vst.errors import VstError
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present: trainer=gpu is meant to use it")
+    with pytest.raises(VstError, match="trainer.accelerator=gpu but PyTorch sees no CUDA GPU"):
+        _train_in_process(tmp_path, f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}", "trainer=gpu")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_color_loss_grades_without_any_pretrained_network(clip, tmp_path, caplog):
     """loss=color: 30 steps move the keyframe's Lab statistics toward the style's, and VGG is
     never loaded (a weights path that does not exist would stop any attempt)."""
     from vst.checkpoint import load_generator
@@ -127,11 +145,10 @@ def test_color_loss_grades_without_any_pretrained_network(clip, tmp_path):
 
     video, style = clip
     # stability off: in 30 tiny steps its weight would hold the grade near the identity
-    result = run_cli("train.py", f"video={video}", f"style={style}", "loss=color",
-                     "loss.stability_weight=0", "vgg.weights=/nonexistent/vgg19.pth", *TINY[1:],
-                     f"hydra.run.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert "no pretrained network" in result.stderr + result.stdout
+    with caplog.at_level("INFO", logger="vst"):
+        _train_in_process(tmp_path, f"video={video}", f"style={style}", "loss=color",
+                          "loss.stability_weight=0", "vgg.weights=/nonexistent/vgg19.pth", *TINY[1:])
+    assert "no pretrained network" in caplog.text
     scalars = set(read_tensorboard(tmp_path / "tensorboard").Tags()["scalars"])
     assert {"train/color", "train/structure", "val/color", "val/structure"} <= scalars
     assert not {"train/content", "train/style"} & scalars
@@ -170,7 +187,8 @@ def _audio_only(path):
                                   "no_video_stream", "bad_style", "keyframe_past_end",
                                   "unknown_key", "no_video_given", "bad_value", "tiny_style_for_vgg",
                                   "mixed_size_folder", "number_as_path", "resume_weights_only",
-                                  "resume_truncated", "resume_empty_folder"])
+                                  "resume_truncated", "resume_empty_folder", "not_an_integer",
+                                  "out_of_range", "renamed_key", "no_such_preset"])
 def test_bad_input_stops_with_one_clear_line(case, tmp_path):
     from PIL import Image
 
@@ -206,6 +224,13 @@ def test_bad_input_stops_with_one_clear_line(case, tmp_path):
         "mixed_size_folder": ([f"video={tmp_path / 'mixed'}", f"style={style}", "loss=color"],
                               ["mixed", "differ in size", "a.png", "b.png"]),
         "number_as_path": (["video=123", f"style={style}"], ["video=123", "was read as a int"]),
+        "not_an_integer": ([f"video={video}", f"style={style}", "trainer.max_steps=ten"],
+                           ["trainer.max_steps", "'ten'", "Integer"]),
+        "out_of_range": ([f"video={video}", f"style={style}", "data.val_frames=-1"],
+                         ["data.val_frames=-1", "out of range"]),
+        "renamed_key": ([f"video={video}", f"style={style}", "optim.lr=1e-3"], ["is now 'loss.lr'"]),
+        "no_such_preset": ([f"video={video}", f"style={style}", "trainer=cpu"],
+                           ["no trainer=cpu", "default | gpu"]),
         "resume_weights_only": ([f"video={video}", f"style={style}",
                                  f"resume={tmp_path / 'weights.ckpt'}"], ["weights only", "last.ckpt"]),
         "resume_truncated": ([f"video={video}", f"style={style}", f"resume={tmp_path / 'cut.ckpt'}"],

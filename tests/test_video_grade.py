@@ -36,7 +36,7 @@ def test_train_predict_evaluate_on_30_frames_with_a_cut(tmp_path):
     assert "2 shots: one global grade per shot" in result.stdout + result.stderr
     metrics = tmp_path / "metrics.json"
     result = run_cli("vst/evaluate.py", f"input={clip}", f"output={graded}", f"style={style}",
-                     f"json={metrics}", "vgg_weights=null")
+                     f"json={metrics}", "vgg.weights=null")
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(metrics.read_text())
     assert figures["frames"] == 30 and figures["shots"] == 2

@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.errors import HydraException, OverrideParseException
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
 from vst.errors import VstError, report_user_errors
 
@@ -25,6 +30,11 @@ QUOTING_HELP = ("put a value with non-ASCII letters or any of = , [ ] { } ( ) ' 
 # keeping it measured 1.14x (256 px) to 1.89x (512 px) faster fp32 training on CPU
 # (scripts/bench_train.py). Must be set before the process starts.
 MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+
+
+# settings renamed when train, predict and evaluate took one vocabulary (README: Renamed settings)
+RENAMED = {"optim": "loss.lr", "optim.lr": "loss.lr", "device": "accelerator",
+           "vgg_weights": "vgg.weights"}
 
 
 def keep_freed_memory() -> None:
@@ -71,8 +81,16 @@ def _one_line(err: BaseException) -> str:
         bad = _bad_override()
         return f"cannot read the setting {bad!r}: {QUOTING_HELP}" if bad else \
             f"{str(err).splitlines()[0]}; {QUOTING_HELP}"
+    if isinstance(err, MissingConfigException) and err.options:
+        group, _, name = str(err.missing_cfg_file).rpartition("/")
+        return f"there is no {group}={name} (choose {' | '.join(err.options)})"
+    cause = err if isinstance(err, ValidationError) else err.__cause__
+    if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
+        return f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
     unknown = (ConfigKeyError, ConfigAttributeError)
     key_error = err if isinstance(err, unknown) else err.__cause__
+    if isinstance(key_error, unknown) and key_error.full_key in RENAMED:
+        return f"{key_error.full_key!r} is now {RENAMED[key_error.full_key]!r}"
     if isinstance(key_error, unknown) and getattr(key_error, "full_key", None):
         return (f"unknown config key {key_error.full_key!r} "
                 f"(run with --help to see the settings, or --cfg job for all keys)")
@@ -101,10 +119,20 @@ def run_hydra_cli(hydra_main: Callable[[], Any]) -> None:
 
 
 def hydra_entry(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], None]:
-    """`main()` of a command: Hydra composes conf/<config_name>.yaml with the command line and
-    runs `task(cfg)`; user mistakes, in the config or found by the task, end in one line."""
+    """`main()` of a command: Hydra composes conf/<config_name>.yaml with the command line,
+    typed by the schemas of vst/config.py, and runs `task(cfg)`; user mistakes, in the config
+    or found by the task, end in one line."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from vst.config import check_ranges, register_schemas
+    from vst.runs import discard_if_failed
+
+    register_schemas()
+
     def task_function(cfg: DictConfig) -> Any:
-        with report_user_errors():
+        # a run folder Hydra made for a run that then stops on a mistake is not left behind
+        with report_user_errors(), discard_if_failed(Path(HydraConfig.get().runtime.output_dir)):
+            check_ranges(cfg)
             return task(cfg)
 
     hydra_main = hydra.main(config_path=CONF_DIR, config_name=config_name, version_base="1.3")(task_function)

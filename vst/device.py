@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import torch
 
+from vst.errors import VstError
 
-def resolve_accelerator(accelerator: str) -> str:
-    """"auto" -> "cuda" when a GPU is present, else "cpu"."""
-    if accelerator in ("auto", "gpu"):
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
+
+
+def resolve_accelerator(accelerator: str, key: str = "accelerator") -> str:
+    """"auto" -> "cuda" when a GPU is present, else "cpu"; "gpu" (or "cuda") without one is an
+    error, not a silent run on the CPU. `key` names the setting in that error."""
+    if accelerator not in ACCELERATORS:
+        raise VstError(f"{key}={accelerator!r} is unknown (choose {' | '.join(ACCELERATORS)})")
+    if accelerator == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return accelerator
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise VstError(f"{key}={accelerator} but PyTorch sees no CUDA GPU here; use "
+                       f"{key}=auto (CUDA when present) or cpu")
+    return "cuda" if accelerator in ("gpu", "cuda") else "cpu"
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -20,11 +30,11 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def resolve_precision(precision: str, accelerator: str) -> str:
+def resolve_precision(precision: str, accelerator: str) -> str:  # accelerator: as resolved
     """"auto" -> bf16 mixed where the hardware does bf16 natively, fp16 mixed on older GPUs,
     fp32 elsewhere. Other values are Lightning precision strings, passed through."""
     if precision != "auto":
         return precision
-    if resolve_accelerator(accelerator) == "cuda":
+    if accelerator == "cuda":
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "bf16-mixed" if cpu_has_fast_bf16() else "32-true"

@@ -276,8 +276,8 @@ def run(cfg: DictConfig) -> dict:
     plot_path = path_setting(cfg, "plot") or json_path.with_suffix(".png")
     for p in (json_path, plot_path):
         check_target(p, overwrite=True, what="figures file")
-    figures, curves = evaluate(source, graded, style, cfg.size, int(cfg.long_range),
-                               cfg.max_frames, cfg.vgg_weights)
+    figures, curves = evaluate(source, graded, style, cfg.size, cfg.long_range,
+                               cfg.max_frames, cfg.vgg.weights)
     with atomic_file(json_path, overwrite=True) as tmp:
         tmp.write_text(json.dumps({"input": str(source), "output": str(graded),
                                    "style": None if style is None else str(style), "size": cfg.size,

@@ -22,17 +22,18 @@ from vst.models.hrnet import build_generator
 
 
 class StyleTransferModule(L.LightningModule):
-    def __init__(self, config: dict[str, Any]):
-        """config: the whole resolved run config (plain dict); logged as hyper-parameters."""
+    def __init__(self, model: dict[str, Any], loss: dict[str, Any], vgg: dict[str, Any],
+                 lr: float, previews: int = 2, channels_last: bool = True,
+                 train_size: int | None = None):
+        """model, loss, vgg: those config groups (plain dicts); lr: Adam's; previews: held-out
+        frames shown in TensorBoard; channels_last: the convolutions' memory layout (faster
+        under bf16 on CPU); train_size: the short side trained at (kept in the checkpoint)."""
         super().__init__()
-        self.save_hyperparameters(config)
-        self.generator = build_generator(config["model"])
-        self.objective = Objective(config["loss"], config["vgg"])
-        self.lr = float(config["optim"]["lr"])
-        self.num_previews = int(config["log"]["previews"])
-        # channels_last: 1.1-1.3x faster convolutions under bf16 on CPU (scripts/bench_train.py)
-        self.memory_format = (torch.channels_last if config["trainer"].get("channels_last")
-                              else torch.contiguous_format)
+        self.save_hyperparameters(logger=False)  # train logs the whole run config itself
+        self.generator = build_generator(model)
+        self.objective = Objective(loss, vgg)
+        self.lr, self.num_previews, self.train_size = lr, previews, train_size
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self._val: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
 
     # ---- targets: computed once per fit, never saved --------------------------------------
@@ -115,7 +116,7 @@ class StyleTransferModule(L.LightningModule):
         }
         checkpoint[CHECKPOINT_KEY] = {"model": dict(self.hparams["model"]), "version": __version__,
                                       "grade_format": GRADE_FORMAT,
-                                      "train_size": self.hparams["data"]["size"]}
+                                      "train_size": self.train_size}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # put back the frozen VGG (rebuilt from config) so strict loading still checks the rest

@@ -42,8 +42,8 @@ class _Grader:
         from vst.device import resolve_accelerator, resolve_precision
 
         self.torch = torch
-        self.device = torch.device(resolve_accelerator(cfg.device))
-        precision = resolve_precision(cfg.precision, cfg.device)
+        self.device = torch.device(resolve_accelerator(cfg.accelerator))
+        precision = resolve_precision(cfg.precision, self.device.type)
         self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
         self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.size = cfg.size
@@ -113,7 +113,7 @@ def grade(cfg: DictConfig, source, grader: _Grader, out: Path) -> int:
 
     from vst.io.output import open_output
 
-    batch = int(cfg.batch_size)
+    batch = cfg.batch_size
     stats = boxes = None
     if source.kind == "video":
         stats, boxes, shots = grader.shot_stats(source, batch)

@@ -13,32 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from vst.cli import hydra_entry, path_setting
 from vst.errors import VstError
-from vst.losses.objective import TERMS, term_weights
-from vst.runs import discard_if_failed, resume_checkpoint, resume_command
+from vst.losses.objective import term_weights
+from vst.runs import resume_checkpoint, resume_command
 
 log = logging.getLogger("vst")
-
-
-def _check_types(cfg: DictConfig) -> None:
-    """The knobs users type by hand, checked before anything is read or built."""
-    checks = [("trainer.max_steps", int, False), ("data.size", int, True),
-              ("data.style_size", int, True), ("data.val_frames", int, False),
-              ("data.batch_size", int, False), ("log.val_every", int, False),
-              ("optim.lr", float, False), ("data.keyframes_per_shot", int, False),
-              ("data.shot_threshold", float, False)]
-    checks += [(f"loss.{term}_weight", float, False) for term in TERMS
-               if OmegaConf.select(cfg, f"loss.{term}_weight") is not None]
-    for key, kind, nullable in checks:
-        value = OmegaConf.select(cfg, key)
-        if value is None and nullable:
-            continue
-        ok = isinstance(value, (int, float) if kind is float else int) \
-            and not isinstance(value, bool)
-        if not ok:
-            raise VstError(f"{key}={value!r} must be {'a number' if kind is float else 'an integer'}"
-                           f"{' or null' if nullable else ''}")
-        if value < (1 if kind is int and key != "data.val_frames" else 0):
-            raise VstError(f"{key}={value!r} is out of range")
 
 
 def _is_int(value: Any) -> bool:
@@ -74,46 +52,51 @@ def _progress_bar():
     return TrainingBar()
 
 
-def train(cfg: DictConfig) -> float:
-    """Fit one run; returns the best validation loss (Hydra sweeps report it)."""
+def build_module(config: dict[str, Any]):
+    """The LightningModule of a resolved run config (plain dict): its groups and knobs mapped
+    onto the module's arguments, in this one place."""
+    from vst.module import StyleTransferModule
+
+    return StyleTransferModule(model=config["model"], loss=config["loss"], vgg=config["vgg"],
+                               lr=config["loss"]["lr"], previews=config["log"]["previews"],
+                               channels_last=config["trainer"]["channels_last"],
+                               train_size=config["data"]["size"])
+
+
+def train(cfg: DictConfig, run_dir: Path) -> float:
+    """Fit one run of the composed config `cfg` into `run_dir`; returns the best validation
+    loss (Hydra sweeps report it)."""
     import lightning as L
+    from hydra.utils import instantiate
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from vst.checkpointing import AtomicCheckpointIO, LastCheckpoint
-    from vst.data import KeyframeDataModule
     from vst.device import resolve_accelerator, resolve_precision
     from vst.models.vgg import MIN_SIZE
-    from vst.module import StyleTransferModule
 
     video = path_setting(cfg, "video", "clip.mp4")
     style = path_setting(cfg, "style", "still.jpg")
     resume = resume_checkpoint(path_setting(cfg, "resume"))
-    _check_types(cfg)
     keys = OmegaConf.to_container(cfg.keyframes) if OmegaConf.is_list(cfg.keyframes) else cfg.keyframes
     if not (keys is None or _is_int(keys) or (isinstance(keys, list) and keys and all(map(_is_int, keys)))):
         raise VstError(f"keyframes={keys!r} must be a frame number, a list like [0,120], "
                        "or null (one per shot)")
     if not term_weights(cfg.loss):
         raise VstError(f"loss={cfg.loss.name}: every loss weight is 0, nothing to train")
+    accelerator = resolve_accelerator(cfg.trainer.accelerator, "trainer.accelerator")
+    precision = resolve_precision(cfg.trainer.precision, accelerator)
     _quiet_lightning()
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
     L.seed_everything(cfg.seed, verbose=False)
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
 
-    max_steps = int(cfg.trainer.max_steps)
-    data = KeyframeDataModule(
-        video=video, style=style, size=cfg.data.size,
-        keyframes=keys,
-        keyframes_per_shot=cfg.data.keyframes_per_shot, shot_threshold=cfg.data.shot_threshold,
-        style_size=cfg.data.style_size, val_frames=cfg.data.val_frames,
-        batch_size=cfg.data.batch_size, steps=max_steps,
-    )
+    max_steps = cfg.trainer.max_steps
+    data = instantiate(cfg.data, video=str(video), style=str(style), keyframes=keys, steps=max_steps)
     data.setup("fit")  # reads the inputs now, so a bad file stops us before anything starts
-    if data.num_frames == 1 and config["loss"].get("stability_weight"):
+    if data.num_frames == 1 and config["loss"]["stability_weight"]:
         log.info("a still image has no time axis: loss.stability_weight set to 0 for this run")
         config["loss"]["stability_weight"] = 0.0
-    module = StyleTransferModule(config)
+    module = build_module(config)
     if module.vgg_source is None:
         log.info("loss=%s: no pretrained network used", cfg.loss.name)
     elif module.vgg_source == "random":
@@ -131,18 +114,18 @@ def train(cfg: DictConfig) -> float:
                                f"loss needs at least {MIN_SIZE} px on each side (use a larger "
                                f"{'still' if what == 'style' else 'data.size'} or loss=color)")
 
-    accelerator = resolve_accelerator(cfg.trainer.accelerator)
-    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     best = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/loss", mode="min",
                            save_top_k=1, save_weights_only=True, auto_insert_metric_name=False,
                            enable_version_counter=False)
     last = LastCheckpoint(run_dir / "last.ckpt")
+    logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="")
+    logger.log_hyperparams(config)  # the whole run config in the HParams tab: sweeps compare by it
     trainer = L.Trainer(
         accelerator=accelerator, devices=1, precision=precision,
         max_steps=max_steps, max_epochs=-1,
-        val_check_interval=min(int(cfg.log.val_every), max_steps), check_val_every_n_epoch=None,
+        val_check_interval=min(cfg.log.val_every, max_steps), check_val_every_n_epoch=None,
         num_sanity_val_steps=0, log_every_n_steps=cfg.trainer.log_every_n_steps,
-        logger=TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""),
+        logger=logger,
         callbacks=[best, last, _progress_bar()], plugins=[AtomicCheckpointIO()],
         enable_model_summary=False, default_root_dir=run_dir,
     )
@@ -158,7 +141,7 @@ def train(cfg: DictConfig) -> float:
     if last.stopped_by or trainer.interrupted:
         if last.path.is_file():
             print(f"vst: stopped at step {_step_of(last.path)}; continue with:\n  "
-                  f"{resume_command(last.path, list(HydraConfig.get().overrides.task))}",
+                  f"{resume_command(last.path, _overrides())}",
                   file=sys.stderr, flush=True)
         raise KeyboardInterrupt
     score = float(best.best_model_score) if best.best_model_score is not None else float("nan")
@@ -168,6 +151,11 @@ def train(cfg: DictConfig) -> float:
     return score
 
 
+def _overrides() -> list[str]:
+    """The command line's settings (for the resume command); none when run from Python."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
 def _step_of(checkpoint: Path) -> int:
     import torch
 
@@ -175,9 +163,8 @@ def _step_of(checkpoint: Path) -> int:
 
 
 def _run(cfg: DictConfig) -> float:
-    """train(cfg) in its run folder; a run that fails before its first checkpoint leaves none."""
-    with discard_if_failed(Path(HydraConfig.get().runtime.output_dir)):
-        return train(cfg)
+    """train(cfg) in the run folder Hydra made for it."""
+    return train(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 
 main = hydra_entry("config", _run)  # `python train.py ...`

@@ -51,11 +51,11 @@ class Objective(nn.Module):
             network, self.vgg_source = load_vgg19(**vgg)
             self.perceptual = PerceptualLoss(network, loss["content_layer"], loss["style_layers"])
         if "color" in self.weights:
-            self.color = ColorLoss(**loss.get("color", {}))
+            self.color = ColorLoss(**(loss.get("color") or {}))
         if "structure" in self.weights:
-            self.structure = StructureLoss(**loss.get("structure", {}))
+            self.structure = StructureLoss(**(loss.get("structure") or {}))
         if "stability" in self.weights:
-            self.stability = StabilityLoss(**loss.get("stability", {}))
+            self.stability = StabilityLoss(**(loss.get("stability") or {}))
         self._targets: dict[str, Any] = {}
 
     @torch.no_grad()

@@ -83,10 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     if not PAIRS.is_dir():
         sys.exit(f"skipped: {PAIRS} not found (the shared benchmark data)")
-    # trained at 256 px (100 steps fit in the 2-minute budget on 2 cores; 40 steps at 512 px
-    # moved the colours less), graded and scored at full size (700 px wide)
-    overrides = ["loss=color", "data.size=256", "trainer.max_steps=100", "log.val_every=50",
-                 *args.overrides]
+    # trained as experiment=stills says, graded and scored at full size (700 px wide)
+    overrides = ["experiment=stills", *args.overrides]  # conf/experiment/stills.yaml
     work = Path(tempfile.mkdtemp(prefix="vst_pairs_"))
     rows, table = [], []
     for n in args.pairs:

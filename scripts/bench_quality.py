@@ -125,7 +125,7 @@ def main() -> None:
     frames = 50 if args.quick else None
     # the perceptual default where the ImageNet weights are, loss=color where they are not
     overrides = [] if weights_available() else ["loss=color"]
-    overrides += (["trainer.max_steps=20", "data.size=128"] if args.quick else []) + args.overrides
+    overrides += (["experiment=quick"] if args.quick else []) + args.overrides
     clips = [c for c in CLIPS if not args.clips or Path(c[0]).stem in args.clips]
     rows = []
     seed = DATA / "video" / "mountain_walk_seed_hrnet_output.mp4"

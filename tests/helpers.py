@@ -15,9 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-# small and quick, with random VGG features (no ImageNet weights on CI)
-TINY = ["vgg.weights=random", "data.size=48", "trainer.max_steps=30", "log.val_every=10",
-        "trainer.log_every_n_steps=1"]
+TINY = ["experiment=tiny"]  # conf/experiment/tiny.yaml: 30 steps at 48 px, random VGG
 
 
 def compose_config(name: str, *overrides: str):

@@ -147,7 +147,7 @@ def test_color_loss_grades_without_any_pretrained_network(clip, tmp_path, caplog
     # stability off: in 30 tiny steps its weight would hold the grade near the identity
     with caplog.at_level("INFO", logger="vst"):
         _train_in_process(tmp_path, f"video={video}", f"style={style}", "loss=color",
-                          "loss.stability_weight=0", "vgg.weights=/nonexistent/vgg19.pth", *TINY[1:])
+                          "loss.stability_weight=0", "vgg.weights=/nonexistent/vgg19.pth", *TINY)
     assert "no pretrained network" in caplog.text
     scalars = set(read_tensorboard(tmp_path / "tensorboard").Tags()["scalars"])
     assert {"train/color", "train/structure", "val/color", "val/structure"} <= scalars
@@ -259,7 +259,7 @@ def test_ctrl_c_saves_last_ckpt_and_resume_continues_from_its_step(clip, tmp_pat
 
     video, style = clip
     run_dir = tmp_path / "run"
-    args = [f"video={video}", f"style={style}", "loss=color", *TINY[1:], "log.val_every=1000"]
+    args = [f"video={video}", f"style={style}", "loss=color", *TINY, "log.val_every=1000"]
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, "trainer.max_steps=1000",
                              f"hydra.run.dir={run_dir}"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -308,7 +308,7 @@ def test_training_reads_the_one_video_stream_prediction_reads(tmp_path):
     src = tmp_path / "two.mp4"
     write_clip(src, list(range(40)), Fraction(1, 25), size=(96, 64), streams=2)
     result = run_cli("train.py", f"video={src}", f"style={shared_file('style/in47.png')}", "loss=color",
-                     *TINY[1:], "trainer.max_steps=2", f"hydra.run.dir={tmp_path / 'run'}")
+                     *TINY, "trainer.max_steps=2", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "2 video streams: reading stream #0" in log
@@ -317,7 +317,7 @@ def test_training_reads_the_one_video_stream_prediction_reads(tmp_path):
 
 def test_a_full_disk_during_training_is_one_line(clip, full_disk):
     video, style = clip
-    result = run_cli("train.py", f"video={video}", f"style={style}", "loss=color", *TINY[1:],
+    result = run_cli("train.py", f"video={video}", f"style={style}", "loss=color", *TINY,
                      "trainer.max_steps=20", "log.val_every=5", f"hydra.run.dir={full_disk / 'run'}")
     assert_user_error(result, "no space left")
     assert not list(full_disk.rglob("*.partial*"))  # no half-written checkpoint either

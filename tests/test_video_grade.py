@@ -25,7 +25,7 @@ def test_train_predict_evaluate_on_30_frames_with_a_cut(tmp_path):
         out.mux(stream.encode())
     style = shared_file("style/tar49.png")
     run_dir = tmp_path / "run"
-    result = run_cli("train.py", f"video={clip}", f"style={style}", "loss=color", *TINY[1:],
+    result = run_cli("train.py", f"video={clip}", f"style={style}", "loss=color", *TINY,
                      f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 shots; keyframes [7, 22]" in result.stderr + result.stdout  # the middle of each

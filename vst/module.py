@@ -13,7 +13,6 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 
 from vst import __version__
 from vst.checkpoint import CHECKPOINT_KEY, GRADE_FORMAT
@@ -23,27 +22,26 @@ from vst.models.hrnet import build_generator
 
 class StyleTransferModule(L.LightningModule):
     def __init__(self, model: dict[str, Any], loss: dict[str, Any], vgg: dict[str, Any],
-                 lr: float, previews: int = 2, channels_last: bool = True,
-                 train_size: int | None = None):
-        """model, loss, vgg: those config groups (plain dicts); lr: Adam's; previews: held-out
-        frames shown in TensorBoard; channels_last: the convolutions' memory layout (faster
-        under bf16 on CPU); train_size: the short side trained at (kept in the checkpoint)."""
+                 lr: float, channels_last: bool = True, train_size: int | None = None):
+        """model, loss, vgg: those config groups (plain dicts); lr: Adam's; channels_last: the
+        convolutions' memory layout (faster under bf16 on CPU); train_size: the short side
+        trained at (kept in the checkpoint)."""
         super().__init__()
         self.save_hyperparameters(logger=False)  # train logs the whole run config itself
         self.generator = build_generator(model)
         self.objective = Objective(loss, vgg)
-        self.lr, self.num_previews, self.train_size = lr, previews, train_size
+        self.lr, self.train_size = lr, train_size
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self._val: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+        self._val: list[dict[str, torch.Tensor]] = []
 
     # ---- targets: computed once per fit, never saved --------------------------------------
     def on_fit_start(self) -> None:
         self.to(memory_format=self.memory_format)
         dm = self.trainer.datamodule
-        self.style_image = dm.style.to(self.device)
-        self.generator.set_style(self.style_image)
+        style = dm.style.to(self.device)
+        self.generator.set_style(style)
         with self.trainer.precision_plugin.forward_context():
-            self.objective.set_targets(self.style_image, {"train": dm.keyframes.to(self.device),
+            self.objective.set_targets(style, {"train": dm.keyframes.to(self.device),
                                                           "val": dm.val.to(self.device)})
 
     @property
@@ -71,40 +69,20 @@ class StyleTransferModule(L.LightningModule):
         # the same random colour-loss samples at every validation: val/loss is comparable
         self._val_rng = torch.Generator().manual_seed(0)
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Returns the graded frame (vst/previews.py shows the first few)."""
         output, terms = self._step(batch["content"], batch["index"], "val", self._val_rng)
-        self._val.append((torch.cat([batch["content"], output.to(batch["content"].dtype)], -1),
-                          {k: v.detach().float() for k, v in terms.items()}))
+        self._val.append({k: v.detach().float() for k, v in terms.items()})
+        return output
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        for name in self._val[0][1]:
-            self.log(f"val/{name}", torch.stack([t[name] for _, t in self._val]).mean(),
+        for name in self._val[0]:
+            self.log(f"val/{name}", torch.stack([t[name] for t in self._val]).mean(),
                      prog_bar=name == "loss")
-        self.log("hp_metric", torch.stack([t["loss"] for _, t in self._val]).mean())
-        if not self.trainer.sanity_checking:
-            self._log_previews()
+        self.log("hp_metric", torch.stack([t["loss"] for t in self._val]).mean())
         self._val.clear()
-
-    @torch.no_grad()
-    def _log_previews(self) -> None:
-        """content | output | style, for the keyframe and the first held-out frames."""
-        tb = getattr(self.logger, "experiment", None)
-        if tb is None or not hasattr(tb, "add_image"):
-            return
-        key = self.trainer.datamodule.keyframes[:1].to(self.device)
-        with self.trainer.precision_plugin.forward_context():
-            key_out = self.generator(key).to(key.dtype)
-        pairs = [("keyframe", torch.cat([key, key_out], -1))]
-        pairs += [(f"heldout_{i}", pair) for i, (pair, _) in enumerate(self._val[: self.num_previews])]
-        for tag, pair in pairs:
-            h = pair.shape[-2]
-            style = F.interpolate(self.style_image, size=(h, max(1, round(
-                self.style_image.shape[-1] * h / self.style_image.shape[-2]))), mode="bilinear",
-                antialias=True, align_corners=False)
-            image = torch.cat([pair[:1].float(), style.float()], -1)[0].clamp(0, 1)
-            tb.add_image(f"preview/{tag}", image.cpu(), self.global_step)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.generator.parameters(), lr=self.lr)

@@ -58,8 +58,7 @@ def build_module(config: dict[str, Any]):
     from vst.module import StyleTransferModule
 
     return StyleTransferModule(model=config["model"], loss=config["loss"], vgg=config["vgg"],
-                               lr=config["loss"]["lr"], previews=config["log"]["previews"],
-                               channels_last=config["trainer"]["channels_last"],
+                               lr=config["loss"]["lr"], channels_last=config["trainer"]["channels_last"],
                                train_size=config["data"]["size"])
 
 
@@ -74,6 +73,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     from vst.checkpointing import AtomicCheckpointIO, LastCheckpoint
     from vst.device import resolve_accelerator, resolve_precision
     from vst.models.vgg import MIN_SIZE
+    from vst.previews import PreviewImages
 
     video = path_setting(cfg, "video", "clip.mp4")
     style = path_setting(cfg, "style", "still.jpg")
@@ -125,8 +125,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
         max_steps=max_steps, max_epochs=-1,
         val_check_interval=min(cfg.log.val_every, max_steps), check_val_every_n_epoch=None,
         num_sanity_val_steps=0, log_every_n_steps=cfg.trainer.log_every_n_steps,
-        logger=logger,
-        callbacks=[best, last, _progress_bar()], plugins=[AtomicCheckpointIO()],
+        logger=logger, plugins=[AtomicCheckpointIO()],
+        callbacks=[best, last, PreviewImages(cfg.log.previews), _progress_bar()],
         enable_model_summary=False, default_root_dir=run_dir,
     )
     log.info("training %d steps on %s (%s), frames %dx%d, run folder %s", max_steps,

@@ -130,3 +130,21 @@ def sample_frame_and_style(size: int = 96):
     frame = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
     style = load_image(ROOT / "samples" / "in47_360.jpg")[None]
     return resize_short_side(frame, size), resize_short_side(style, size)
+
+
+def generator_checkpoint(path: Path, style=None) -> Path:
+    """A checkpoint of an untrained generator: the identity grade, or with `style` (1x3xHxW) the
+    Monge grade onto that still (its starting grade, vst/models/monge.py): a real, global grade
+    without training."""
+    import torch
+
+    from vst.checkpoint import GRADE_FORMAT
+    from vst.models.hrnet import HRNet
+
+    net = HRNet()
+    if style is not None:
+        net.set_style(style)
+    state = {f"generator.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64,
+                                             "grade_format": GRADE_FORMAT}}, path)
+    return path

@@ -171,8 +171,8 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(self, frames, stats, boxes)
 
-    original = predict_module._Grader.__call__
-    monkeypatch.setattr(predict_module._Grader, "__call__", failing)
+    original = predict_module.Grader.__call__
+    monkeypatch.setattr(predict_module.Grader, "__call__", failing)
     cfg = compose_config("predict")
     out = tmp_path / "out.mp4"
     cfg.ckpt, cfg.video, cfg.output = str(ckpt), str(shared_file("video/mountain_walk.mp4")), str(out)
@@ -205,7 +205,7 @@ def test_frames_the_shot_pass_did_not_see_get_their_own_statistics(identity_ckpt
     graded by their own colour statistics, and the log says so (never a silent mismatch)."""
     from vst import predict as predict_module
 
-    original_stats, original_call = predict_module._Grader.shot_stats, predict_module._Grader.__call__
+    original_stats, original_call = predict_module.Grader.shot_stats, predict_module.Grader.__call__
     given = []
 
     def fewer(self, source, batch):
@@ -216,8 +216,8 @@ def test_frames_the_shot_pass_did_not_see_get_their_own_statistics(identity_ckpt
         given.append(stats is not None and boxes is not None)
         return original_call(self, frames, stats, boxes)
 
-    monkeypatch.setattr(predict_module._Grader, "shot_stats", fewer)
-    monkeypatch.setattr(predict_module._Grader, "__call__", recording)
+    monkeypatch.setattr(predict_module.Grader, "shot_stats", fewer)
+    monkeypatch.setattr(predict_module.Grader, "__call__", recording)
     cfg = compose_config("predict")
     cfg.ckpt, cfg.output = str(identity_ckpt), str(tmp_path / "out.mp4")
     cfg.video, cfg.batch_size = str(ROOT / "samples" / "mountain_walk_2s.mp4"), 2

@@ -119,17 +119,24 @@ class TrainSchema:
 
 
 @dataclass
-class PredictSchema:
+class GraderSchema:
+    """What predict and lut share: a checkpoint, a source, an output, how the network runs."""
+
     ckpt: FileName = MISSING
     video: FileName = MISSING
     output: FileName = None
     overwrite: bool = MISSING
-    size: int | None = MISSING
     work_size: Any = MISSING  # auto | px | null
     batch_size: int = MISSING
     accelerator: str = MISSING
     precision: str = MISSING
     channels_last: bool = MISSING
+
+
+@dataclass
+class PredictSchema(GraderSchema):
+    grade: str = MISSING  # network | lut
+    size: int | None = MISSING
     codec: str = MISSING
     crf: int = MISSING
     preset: str = MISSING
@@ -148,7 +155,14 @@ class EvaluateSchema:
     vgg: EvaluateVggSchema = field(default_factory=EvaluateVggSchema)
 
 
-SCHEMAS = {"train": TrainSchema, "predict": PredictSchema, "evaluate": EvaluateSchema}
+@dataclass
+class LutSchema(GraderSchema):
+    size: int = MISSING
+    frames_per_shot: int = MISSING
+
+
+SCHEMAS = {"train": TrainSchema, "predict": PredictSchema, "evaluate": EvaluateSchema,
+           "lut": LutSchema}
 
 
 def register_schemas() -> None:
@@ -164,6 +178,7 @@ MINIMUM = {
     "data.val_frames": 0, "data.batch_size": 1, "data.keyframes_per_shot": 1,
     "data.shot_threshold": 0, "log.val_every": 1, "log.previews": 0, "loss.lr": 0,
     "model.work_size": 1, "batch_size": 1, "size": 1, "crf": 0, "long_range": 1, "max_frames": 1,
+    "frames_per_shot": 1,
     **{f"loss.{t}_weight": 0 for t in ("content", "style", "color", "structure", "stability",
                                         "locality")},
 }

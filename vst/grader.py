@@ -1,0 +1,90 @@
+"""The trained generator as prediction runs it: on its device, at the configured precision and
+memory layout, graded frame batches in and out as uint8; and the per-shot statistics that make
+its global transform one fixed grade per shot."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("vst")
+
+
+class Grader:
+    """The generator on its device, with the configured precision and memory layout."""
+
+    def __init__(self, ckpt: Path, accelerator: str = "auto", precision: str = "auto",
+                 channels_last: bool = True, work_size: int | str | None = "auto",
+                 size: int | None = None):
+        """The settings of predict.yaml: work_size "auto" = the size the network trained at;
+        size: the short side frames are graded at (None = as they come)."""
+        import torch
+
+        from vst.checkpoint import load_generator
+        from vst.device import resolve_accelerator, resolve_precision
+
+        self.torch = torch
+        self.device = torch.device(resolve_accelerator(accelerator))
+        precision = resolve_precision(precision, self.device.type)
+        self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+        self.layout = torch.channels_last if channels_last else torch.contiguous_format
+        self.size = size
+        generator, meta = load_generator(ckpt)
+        self.generator = generator.to(self.device, memory_format=self.layout)
+        self.work_size = work_size
+        if work_size == "auto":  # the size the network trained at (older checkpoints: data.size)
+            self.work_size = generator.work_size or meta.get("train_size")
+        log.info("generator on %s (%s), working size %s", self.device, precision,
+                 f"{self.work_size} px (short side)" if self.work_size else "full resolution")
+
+    def prepare(self, frames: np.ndarray):
+        """NxHxWx3 uint8 -> Nx3xHxW float on the device, at `size`, in the memory layout."""
+        from vst.io.frames import uint8_to_float
+        from vst.io.image import resize_short_side
+
+        x = resize_short_side(uint8_to_float(frames).to(self.device, non_blocking=True), self.size)
+        return x.contiguous(memory_format=self.layout)
+
+    def __call__(self, frames: np.ndarray, stats=None, boxes=None) -> np.ndarray:
+        """NxHxWx3 uint8 frames (a FrameBatch's) -> NxHxWx3 uint8 graded frames.
+        stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
+        boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
+        bars and blank frames pass through; None = each frame's own."""
+        torch = self.torch
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
+                                                    torch.float32, enabled=self.dtype is not None):
+            y = self.generator(self.prepare(frames), self.work_size, stats, boxes)
+            rgb = y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1)
+            return rgb.contiguous().cpu().numpy()
+
+    def shot_stats(self, source, batch: int):
+        """Per frame of a video, what its grade is chosen by: its shot's mean colour statistics
+        (PySceneDetect finds the cuts), so the global part of the grade is one fixed transform
+        per shot and cannot drift with what moves through the frame; and its shot's picture
+        (vst/picture.py: inside the bars of every frame of the shot; a blank frame has none).
+        Blank frames do not count in their shot's mean. Returns (stats, boxes, shots)."""
+        from tqdm import tqdm
+
+        from vst.picture import picture_boxes, union_box
+        from vst.shots import detect_shots
+
+        torch = self.torch
+        rows, boxes = [], []
+        with torch.inference_mode(), tqdm(total=source.frames_hint or None, unit="frame",
+                                          desc="finding shots", dynamic_ncols=True) as bar:
+            def add(rgbs):
+                x = self.prepare(rgbs)
+                rows.append(self.generator.frame_stats(x, self.work_size).cpu())
+                boxes.append(picture_boxes(x))
+                bar.update(len(rgbs))
+
+            shots = detect_shots(source, batch=batch, on_batch=add)
+        stats, boxes = torch.cat(rows), torch.cat(boxes)
+        shown = (boxes[:, 1] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 2])
+        for start, end in shots:
+            seen = shown[start:end]
+            stats[start:end] = stats[start:end][seen if seen.any() else slice(None)].mean(0)
+            boxes[start:end] = union_box(boxes[start:end]) * seen[:, None]
+        return stats, boxes, shots

@@ -157,3 +157,40 @@ def test_timestamps_in_a_fine_time_base_are_written_as_given(tmp_path):
             writer.write(np.zeros((280, 500, 3), np.uint8), pts)
     times = _stream_facts(tmp_path / "vfr.mkv")["pts"]
     assert times == pytest.approx([float(Fraction(p, 12800)) for p in stamps], abs=1e-3)
+
+
+def _first_frame(path):
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0))
+
+
+def test_prores_keeps_the_bt709_tags(tmp_path):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mov"
+    _clip_with_audio(src)  # tagged BT.709 matrix, primaries and transfer
+    _copy(open_frames(src), out, codec="prores")
+    frame = _first_frame(out)
+    assert (frame.colorspace, frame.color_primaries, frame.color_trc) == (1, 1, 1)
+
+
+def test_an_rgb_coded_source_is_written_as_yuv_tagged_so(tmp_path):
+    """Its "RGB" matrix tag copied onto a YUV stream would make players read YUV as RGB."""
+    from tests.helpers import write_clip
+
+    src, out = tmp_path / "rgb.mkv", tmp_path / "out.mp4"
+    write_clip(src, list(range(3)), Fraction(1, 25), "libx264rgb", "rgb24")
+    assert probe_video(src).colorspace == 0
+    _copy(open_frames(src), out)
+    frame = _first_frame(out)
+    assert frame.colorspace == 6  # BT.601, the matrix it was converted with
+    source = _first_frame(src).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(frame.to_ndarray(format="rgb24").astype(int) - source).mean() < 3
+
+
+def test_an_hdr_source_is_graded_with_a_warning(tmp_path, caplog):
+    import dataclasses
+
+    info = dataclasses.replace(probe_video(SAMPLE), color_trc=16)
+    with caplog.at_level("WARNING"), VideoWriter(tmp_path / "pq.mkv", info, codec="ffv1") as writer:
+        writer.write(np.zeros((280, 500, 3), np.uint8), 0)
+    assert "HDR (PQ (SMPTE ST 2084) transfer): vst grades display-referred SDR" in caplog.text
+    assert _first_frame(tmp_path / "pq.mkv").color_trc == 16

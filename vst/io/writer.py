@@ -2,8 +2,11 @@
 
 Colour: frames are converted RGB -> YUV with the same matrix and range the decoder used for
 the input (its tags, or BT.601 limited when untagged, which is FFmpeg's default), and the
-input's colour tags are copied verbatim. An identity model therefore reproduces the input's
-YUV values, and players read the output exactly as they read the input.
+input's colour tags (matrix, range, primaries, transfer) are written on every frame and on the
+stream, so every encoder keeps them (ProRes reads them from the frame). An identity model
+therefore reproduces the input's YUV values, and players read the output exactly as they read
+the input. An RGB-coded input is written as YUV (BT.601 matrix, tagged so); an HDR input
+(PQ, HLG) is graded as if it were SDR, with a warning.
 
 Timing: every frame keeps the presentation timestamp of the input frame it came from (read
 off the decoded frame, vst/io/video.py), in the input's time base, so frame count, frame rate
@@ -114,6 +117,19 @@ class VideoWriter:
         self.unrotate = -(source.rotation // 90) % 4
         self.matrix = source.colorspace if source.colorspace in _MATRICES else Colorspace.DEFAULT
         self.range = ColorRange.JPEG if source.color_range == 2 else ColorRange.MPEG
+        if self.codec.encoder == "prores_ks":  # ProRes holds limited range only
+            self.range = ColorRange.MPEG
+        # the tags every frame and the stream carry (some encoders, ProRes among them, take them
+        # from the frame): the input's, except that an RGB-coded input (matrix tag 0) is written
+        # as YUV by the BT.601 matrix, and says so
+        self.tags = {"colorspace": source.colorspace if source.colorspace != _RGB else _BT601,
+                     "color_range": 0 if source.color_range == 0 and source.colorspace != _RGB
+                     else int(self.range),  # the range encoded (untagged stays untagged)
+                     "color_primaries": source.color_primaries, "color_trc": source.color_trc}
+        if source.color_trc in _HDR:
+            log.warning("%s is HDR (%s transfer): vst grades display-referred SDR pictures; the "
+                        "output keeps the input's tags, but its grade was judged as SDR",
+                        source.path.name, _HDR[source.color_trc])
         self.audio_reencoded = False
         self.frames = 0
         self._open(crf, preset, copy_audio=True)
@@ -142,8 +158,8 @@ class VideoWriter:
         stream.time_base = src.time_base
         cc = stream.codec_context
         cc.time_base = src.time_base
-        cc.colorspace, cc.color_range = src.colorspace, src.color_range
-        cc.color_primaries, cc.color_trc = src.color_primaries, src.color_trc
+        for name, value in self.tags.items():
+            setattr(cc, name, value)
         if src.sample_aspect_ratio:
             cc.sample_aspect_ratio = src.sample_aspect_ratio
         options = dict(self.options)
@@ -166,6 +182,8 @@ class VideoWriter:
                              f"{self.width}x{self.height}")
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
             format=self.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range)
+        for name, value in self.tags.items():
+            setattr(frame, name, value)
         frame.pts, frame.time_base = pts, self.source.time_base
         self.audio.mux_until(float(pts * self.source.time_base))
         for packet in self.video.encode(frame):
@@ -196,6 +214,8 @@ class VideoWriter:
             self.abort()
 
 
+_RGB, _BT601 = 0, 6  # FFmpeg's AVCOL_SPC_RGB and AVCOL_SPC_SMPTE170M
+_HDR = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}  # AVCOL_TRC_*
 _MATRICES = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
              7: Colorspace.SMPTE240M, 4: Colorspace.FCC}
 

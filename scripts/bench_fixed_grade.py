@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vst.io import open_frames  # noqa: E402
-from vst.io.frames import uint8_to_float  # noqa: E402
+from vst.io.frames import to_float  # noqa: E402
 from vst.io.image import load_image, resize_short_side  # noqa: E402
 from vst.metrics.color import LabStats, gaussian_w2, sqrtm_psd, to_lab  # noqa: E402
 from vst.metrics.temporal import FlowEstimator, luma, pair_errors  # noqa: E402
@@ -43,7 +43,7 @@ def fixed_grade_figures(clip: str | Path, style: str | Path, amount: float = 1.0
     source = open_frames(str(clip), "clip")
     shots = detect_shots(source)
     frames = [f for rgbs, _ in source.stream(16)
-              for f in resize_short_side(uint8_to_float(rgbs), size).permute(0, 2, 3, 1).numpy()]
+              for f in resize_short_side(to_float(rgbs), size).permute(0, 2, 3, 1).numpy()]
     image = resize_short_side(load_image(str(style), "style")[None], size)[0]
     lab_style = LabStats().add(image.permute(1, 2, 0).numpy()[::2, ::2])
     graded = []

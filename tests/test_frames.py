@@ -11,7 +11,7 @@ from PIL import Image
 from tests.helpers import ROOT
 from vst.errors import VstError
 from vst.io import open_frames
-from vst.io.frames import uint8_to_float
+from vst.io.frames import to_float
 
 SAMPLE = ROOT / "samples" / "mountain_walk_2s.mp4"
 STILL = ROOT / "samples" / "in47_360.jpg"
@@ -37,7 +37,7 @@ def test_every_kind_streams_what_it_reads_by_index(tmp_path, kind):
     assert all(b.frames.dtype == np.uint8 and len(b.pts) == len(b.frames) for b in batches)
     stamps = [t for b in batches for t in b.pts]
     assert stamps == sorted(set(stamps))  # strictly increasing presentation times
-    streamed = uint8_to_float(np.concatenate([b.frames for b in batches]))
+    streamed = to_float(np.concatenate([b.frames for b in batches]))
     by_index = source.read(list(range(n)))
     assert streamed.shape == by_index.shape
     assert torch.allclose(streamed, by_index, atol=0.5 / 255 + 1e-6)  # the same frames, rounded

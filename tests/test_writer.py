@@ -194,3 +194,48 @@ def test_an_hdr_source_is_graded_with_a_warning(tmp_path, caplog):
         writer.write(np.zeros((280, 500, 3), np.uint8), 0)
     assert "HDR (PQ (SMPTE ST 2084) transfer): vst grades display-referred SDR" in caplog.text
     assert _first_frame(tmp_path / "pq.mkv").color_trc == 16
+
+
+def _ten_bit_ramp(path, width: int = 400):
+    """A grey ramp over about 200 of 10-bit luma's code values on every row (FFV1 4:4:4 10-bit)."""
+    ramp = np.linspace(0.30, 0.53, width)
+    rgb = np.repeat(np.round(ramp * 65535).astype(np.uint16)[None, :, None], 3, axis=2)
+    rgb = np.repeat(rgb, 16, axis=0)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = width, 16, "yuv444p10le"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le")
+            frame.pts = i
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+
+
+def _luma_levels(path) -> int:
+    """Distinct code values of the luma plane on row 8 of the first frame, as stored."""
+    frame = _first_frame(path)
+    plane = frame.planes[0]
+    dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
+    row = np.frombuffer(plane, dtype).reshape(plane.height, -1)[8, :plane.width]
+    return len(np.unique(row))
+
+
+def test_a_10_bit_source_keeps_its_levels_through_prores_and_h264_says_it_does_not(tmp_path, caplog):
+    from tests.helpers import compose_config, generator_checkpoint
+    from vst.predict import predict
+
+    src = tmp_path / "ramp.mkv"
+    _ten_bit_ramp(src)
+    assert probe_video(src).bit_depth == 10
+    assert _luma_levels(src) >= 190
+    ckpt = generator_checkpoint(tmp_path / "identity.ckpt")
+    for out, codec in ((tmp_path / "ramp.mov", "prores"), (tmp_path / "ramp.mp4", "h264")):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            predict(compose_config("predict", f"ckpt={ckpt}", f"video={src}", f"output={out}",
+                                   f"codec={codec}"))
+        if codec == "prores":
+            assert _luma_levels(out) >= 150
+            assert "depth reduced" not in caplog.text
+        else:
+            assert "10 bits per component; yuv420p output holds 8: depth reduced" in caplog.text

@@ -24,14 +24,14 @@ def iter_frames(path: str, what: str, size: int | None, limit: int | None,
     """Frame count and an iterator of HxWx3 float32 RGB frames at short side `size` (with
     `full`: (full-resolution frame, frame at `size`) pairs)."""
     from vst.io import open_frames
-    from vst.io.frames import uint8_to_float
+    from vst.io.frames import to_float
 
     source = open_frames(path, what)
     n = len(source) if limit is None else min(len(source), int(limit))
 
     def frames():
         for rgbs, _ in source.stream(8, n):
-            batch = uint8_to_float(rgbs)
+            batch = to_float(rgbs)
             small = _at_size(batch, size)
             yield from zip(batch.permute(0, 2, 3, 1).numpy(), small, strict=True) if full else small
 

@@ -1,5 +1,6 @@
 """The trained generator as prediction runs it: on its device, at the configured precision and
-memory layout, graded frame batches in and out as uint8; and the per-shot statistics that make
+memory layout, graded frame batches in and out as code values (uint8, or uint16 from a deeper
+source); and the per-shot statistics that make
 its global transform one fixed grade per shot."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+
+from vst.io.frames import from_float
 
 log = logging.getLogger("vst")
 
@@ -40,15 +43,15 @@ class Grader:
                  f"{self.work_size} px (short side)" if self.work_size else "full resolution")
 
     def prepare(self, frames: np.ndarray):
-        """NxHxWx3 uint8 -> Nx3xHxW float on the device, at `size`, in the memory layout."""
-        from vst.io.frames import uint8_to_float
+        """NxHxWx3 code values -> Nx3xHxW float on the device, at `size`, in the memory layout."""
+        from vst.io.frames import to_float
         from vst.io.image import resize_short_side
 
-        x = resize_short_side(uint8_to_float(frames).to(self.device, non_blocking=True), self.size)
+        x = resize_short_side(to_float(frames).to(self.device, non_blocking=True), self.size)
         return x.contiguous(memory_format=self.layout)
 
     def __call__(self, frames: np.ndarray, stats=None, boxes=None) -> np.ndarray:
-        """NxHxWx3 uint8 frames (a FrameBatch's) -> NxHxWx3 uint8 graded frames.
+        """NxHxWx3 frames (a FrameBatch's) -> NxHxWx3 graded frames of the same dtype.
         stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
         boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
         bars and blank frames pass through; None = each frame's own."""
@@ -56,8 +59,7 @@ class Grader:
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
                                                     torch.float32, enabled=self.dtype is not None):
             y = self.generator(self.prepare(frames), self.work_size, stats, boxes)
-            rgb = y.float().clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1)
-            return rgb.contiguous().cpu().numpy()
+            return from_float(y, frames.dtype)
 
     def shot_stats(self, source, batch: int):
         """Per frame of a video, what its grade is chosen by: its shot's mean colour statistics

@@ -117,13 +117,13 @@ class LutRender:
     def __call__(self, frames: np.ndarray, start: int) -> np.ndarray:
         import torch
 
+        from vst.io.frames import from_float
         from vst.metrics.lut import apply_table
 
         with torch.inference_mode():
             x = self.grader.prepare(frames)
             y = torch.cat([apply_table(self._table(start + i), x[i:i + 1]) for i in range(len(x))])
-            rgb = y.clamp_(0, 1).mul_(255).round_().byte().permute(0, 2, 3, 1)
-            return rgb.contiguous().cpu().numpy()
+            return from_float(y, frames.dtype)
 
 
 def timecode(frame: int, fps: float) -> str:

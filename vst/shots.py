@@ -14,7 +14,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from vst.io.frames import FrameSource
+from vst.io.frames import FrameSource, to_uint8
 
 log = logging.getLogger(__name__)
 _DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail
@@ -51,13 +51,13 @@ def detect_shots(frames: FrameSource, threshold: float = SHOT_THRESHOLD, min_len
                  batch: int = 32, on_batch: Callable[[np.ndarray], None] | None = None,
                  ) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).
-    on_batch: called with each batch of a video's frames (N x H x W x 3 uint8) as it is read,
+    on_batch: called with each batch of a video's frames (N x H x W x 3 code values) as it is read,
     so that another per-frame pass can share this one's decoding."""
     if frames.kind != "video":  # a still or a folder: one shot
         return [(0, len(frames))]
     detector = ShotDetector(threshold, min_len)
     for rgbs, _ in frames.stream(batch):
-        for rgb in rgbs:
+        for rgb in to_uint8(rgbs):
             detector.add(rgb)
         if on_batch is not None:
             on_batch(rgbs)

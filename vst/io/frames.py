@@ -20,7 +20,7 @@ from vst.io.image import IMAGE_SUFFIXES, is_image_path, load_image, to_uint8_hwc
 class FrameBatch(NamedTuple):
     """Consecutive frames as they are shown, with the time each is shown at."""
 
-    frames: np.ndarray  # N x H x W x 3 uint8, upright
+    frames: np.ndarray  # N x H x W x 3 code values, upright: uint8, or uint16 from a deeper source
     pts: list[int]      # each frame's presentation time in the source's time base (images: index)
 
 
@@ -99,9 +99,25 @@ class ImageFrames:
             yield FrameBatch(np.stack(frames), stamps)
 
 
-def uint8_to_float(batch: np.ndarray) -> torch.Tensor:
-    """NxHxWx3 uint8 -> Nx3xHxW float32 in [0, 1]."""
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+def to_float(batch: np.ndarray) -> torch.Tensor:
+    """NxHxWx3 uint8 or uint16 code values -> Nx3xHxW float32 in [0, 1]."""
+    scale = float(np.iinfo(batch.dtype).max)
+    return torch.from_numpy(batch.astype(np.int32) if batch.dtype == np.uint16 else batch) \
+        .permute(0, 3, 1, 2).float().div_(scale)
+
+
+def from_float(x: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """Nx3xHxW float in [0, 1] -> NxHxWx3 code values of `dtype` (uint8 or uint16), rounded."""
+    top = float(np.iinfo(dtype).max)
+    codes = x.float().clamp(0, 1).mul_(top).round_().permute(0, 2, 3, 1).contiguous().cpu()
+    return codes.to(torch.int32 if top > 255 else torch.uint8).numpy().astype(dtype, copy=False)
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """uint8 or uint16 code values -> uint8 (rounded), for what needs 8 bits only (shot cuts)."""
+    if frames.dtype == np.uint8:
+        return frames
+    return ((frames.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _natural_key(path: Path) -> list:

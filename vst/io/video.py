@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from vst.errors import VstError
-from vst.io.frames import FrameBatch, uint8_to_float
+from vst.io.frames import FrameBatch, to_float
 from vst.io.image import check_input_file
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class VideoInfo:
     color_trc: int
     sample_aspect_ratio: Fraction | None
     rotation: int               # degrees the picture is turned when shown
+    bit_depth: int              # bits per component of the decoded pictures (8, 10, 12, 16)
 
     @property
     def fps(self) -> float:
@@ -105,6 +106,7 @@ def probe_video(path: str | Path, what: str = "video") -> VideoInfo:
                 colorspace=int(first.colorspace), color_range=int(first.color_range),
                 color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
                 sample_aspect_ratio=stream.sample_aspect_ratio, rotation=int(first.rotation or 0),
+                bit_depth=max(c.bits for c in first.format.components),
             )
     except av.error.FFmpegError as err:
         raise VstError(f"{what} {str(path)!r} is not a readable video ({err.strerror})") from None
@@ -128,8 +130,10 @@ class VideoFrames:
         self._num_frames: int | None = None
 
     # ---- in order, with timestamps (whole-clip passes) -------------------------------------
-    def _decode(self, stop: int | None = None) -> Iterator[tuple[np.ndarray, int]]:
-        """(upright HxWx3 uint8 frame, its pts in info.time_base) for frames 0..stop-1."""
+    def _decode(self, stop: int | None = None, deep: bool = True) -> Iterator[tuple[np.ndarray, int]]:
+        """(upright HxWx3 frame, its pts in info.time_base) for frames 0..stop-1: uint16 for a
+        source of more than 8 bits (with `deep`), else uint8."""
+        fmt = "rgb48le" if deep and self.info.bit_depth > 8 else "rgb24"
         if stop is not None and stop <= 0:
             return
         step = max(1, round(1 / (self.info.rate * self.info.time_base)))
@@ -145,7 +149,7 @@ class VideoFrames:
                     if last is not None and pts <= last:  # encoders need strictly increasing times
                         pts = last + 1
                     last = pts
-                    rgb = frame.to_ndarray(format="rgb24")
+                    rgb = frame.to_ndarray(format=fmt)
                     if frame.rotation:  # turned upright, as decord does
                         rgb = np.rot90(rgb, frame.rotation // 90)
                     yield rgb, pts
@@ -204,7 +208,7 @@ class VideoFrames:
 
     def read(self, indices: list[int]) -> torch.Tensor:
         """Frames at `indices` as an Nx3xHxW float tensor in [0, 1]."""
-        return uint8_to_float(self.read_rgb8(indices))
+        return to_float(self.read_rgb8(indices))
 
     def read_rgb8(self, indices: list[int]) -> np.ndarray:
         """Frames at `indices` as an NxHxWx3 uint8 array (upright), frame-exact."""
@@ -216,7 +220,8 @@ class VideoFrames:
         reader = self._decord_reader()
         if reader is None:  # one pass in order, keeping the frames asked for
             wanted = set(indices)
-            found = {i: rgb for i, (rgb, _) in enumerate(self._decode(max(indices) + 1)) if i in wanted}
+            found = {i: rgb for i, (rgb, _) in enumerate(self._decode(max(indices) + 1, deep=False))
+                     if i in wanted}
             if len(found) < len(wanted):
                 raise VstError(f"{self.what} {str(self.path)!r}: frame {max(wanted - set(found))} "
                                "could not be decoded (file damaged or truncated?)")

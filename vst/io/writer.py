@@ -126,6 +126,10 @@ class VideoWriter:
                      "color_range": 0 if source.color_range == 0 and source.colorspace != _RGB
                      else int(self.range),  # the range encoded (untagged stays untagged)
                      "color_primaries": source.color_primaries, "color_trc": source.color_trc}
+        depth = max(c.bits for c in av.VideoFormat(self.pix_fmt).components)
+        if source.bit_depth > depth:
+            log.warning("%s has %d bits per component; %s output holds %d: depth reduced (codec=prores "
+                        "or ffv1 keeps 10 bits)", source.path.name, source.bit_depth, self.pix_fmt, depth)
         if source.color_trc in _HDR:
             log.warning("%s is HDR (%s transfer): vst grades display-referred SDR pictures; the "
                         "output keeps the input's tags, but its grade was judged as SDR",
@@ -174,13 +178,15 @@ class VideoWriter:
 
     # ---- writing ------------------------------------------------------------------------
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        """One HxWx3 uint8 frame, upright, shown at `pts` (in the source's time base)."""
+        """One HxWx3 frame (uint8, or uint16 from a deeper source), upright, shown at `pts`
+        (in the source's time base)."""
         if self.unrotate:
             rgb = np.ascontiguousarray(np.rot90(rgb, self.unrotate))
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the stream "
                              f"{self.width}x{self.height}")
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if rgb.dtype == np.uint16
+                                           else "rgb24").reformat(
             format=self.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range)
         for name, value in self.tags.items():
             setattr(frame, name, value)

@@ -239,3 +239,22 @@ def test_a_10_bit_source_keeps_its_levels_through_prores_and_h264_says_it_does_n
             assert "depth reduced" not in caplog.text
         else:
             assert "10 bits per component; yuv420p output holds 8: depth reduced" in caplog.text
+
+
+def test_a_16_bit_still_is_graded_and_written_at_16_bits(tmp_path):
+    import cv2
+
+    from tests.helpers import compose_config, generator_checkpoint
+    from vst.predict import predict
+
+    ramp = np.linspace(0.2, 0.4, 600)  # ~13,000 16-bit code values, ~51 of 8 bits
+    rgb = np.repeat(np.round(ramp * 65535).astype(np.uint16)[None, :, None], 3, axis=2)
+    rgb = np.repeat(rgb, 8, axis=0)
+    cv2.imwrite(str(tmp_path / "ramp.png"), rgb)
+    out = tmp_path / "graded.png"
+    predict(compose_config("predict", f"ckpt={generator_checkpoint(tmp_path / 'id.ckpt')}",
+                           f"video={tmp_path / 'ramp.png'}", f"output={out}"))
+    graded = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert graded.dtype == np.uint16 and graded.shape == (8, 600, 3)
+    assert len(np.unique(graded[4, :, 1])) > 500
+    assert np.abs(graded.astype(int) - rgb).max() < 0.002 * 65535  # the identity grade

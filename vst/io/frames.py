@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vst.errors import VstError
-from vst.io.image import IMAGE_SUFFIXES, is_image_path, load_image, to_uint8_hwc
+from vst.io.image import IMAGE_SUFFIXES, is_image_path, load_image_and_depth
 
 
 class FrameBatch(NamedTuple):
@@ -53,6 +53,7 @@ class ImageFrames:
     def __init__(self, path: str | Path, what: str = "video"):
         self.path, self.what = Path(path), what
         self._cache: dict[int, torch.Tensor] = {}
+        self._bits: dict[int, int] = {}  # of each image read: 16-bit ones stream as uint16
         if self.path.is_dir():
             self.kind = "folder"
             self.files = sorted((p for p in self.path.iterdir() if is_image_path(p)), key=_natural_key)
@@ -61,7 +62,7 @@ class ImageFrames:
                                f"({', '.join(sorted(IMAGE_SUFFIXES))})")
         else:
             self.kind, self.files = "still", [self.path]
-            self._cache[0] = load_image(path, what)  # a bad still is an error now, not later
+            self._cache[0] = self._load(0)  # a bad still is an error now, not later
 
     def __len__(self) -> int:
         return len(self.files)
@@ -81,16 +82,23 @@ class ImageFrames:
                 raise VstError(f"frame {i} is past the end of {self.what} {str(self.path)!r} "
                                + ("(a still image has only frame 0)" if self.kind == "still"
                                   else f"({n} images)"))
-        return torch.stack([self._cache.get(i) if i in self._cache else
-                            load_image(self.files[i], self.what) for i in indices])
+        return torch.stack([self._cache[i] if i in self._cache else self._load(i) for i in indices])
+
+    def _load(self, i: int) -> torch.Tensor:
+        image, bits = load_image_and_depth(self.files[i], self.what)
+        self._bits[i] = bits
+        return image
 
     def stream(self, batch: int = 8, stop: int | None = None) -> Iterator[FrameBatch]:
-        """As for a video; a batch never mixes image sizes (a folder of photos may)."""
+        """As for a video (uint16 frames for 16-bit images); a batch never mixes image sizes or
+        depths (a folder of photos may)."""
         frames: list[np.ndarray] = []
         stamps: list[int] = []
         for i in range(len(self.files) if stop is None else min(len(self.files), stop)):
-            rgb = to_uint8_hwc(self.read([i])[0])
-            if frames and (len(frames) == batch or rgb.shape != frames[0].shape):
+            image = self.read([i])
+            rgb = from_float(image, np.uint16 if self._bits[i] > 8 else np.uint8)[0]
+            if frames and (len(frames) == batch or rgb.shape != frames[0].shape
+                           or rgb.dtype != frames[0].dtype):
                 yield FrameBatch(np.stack(frames), stamps)
                 frames, stamps = [], []
             frames.append(rgb)

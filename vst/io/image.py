@@ -48,14 +48,37 @@ def _to_float_rgb(img: Image.Image) -> np.ndarray:
 
 def load_image(path: str | Path, what: str = "image") -> torch.Tensor:
     """Read a still as a 3xHxW float tensor in [0, 1], honouring EXIF orientation."""
+    return load_image_and_depth(path, what)[0]
+
+
+def load_image_and_depth(path: str | Path, what: str = "image") -> tuple[torch.Tensor, int]:
+    """`load_image` and the bits per component of the file (8 or 16). A 16-bit colour PNG or
+    TIFF is read by OpenCV (Pillow reads it as 8 bits)."""
     p = check_input_file(path, what)
+    deep = _read_deep_colour(p)
+    if deep is not None:
+        return torch.from_numpy(deep).permute(2, 0, 1), 16
     try:
         with Image.open(p) as img:
             img = ImageOps.exif_transpose(img)
+            bits = 16 if img.mode.startswith("I") else 8
             arr = _to_float_rgb(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise VstError(f"{what} {str(path)!r} is not a readable image ({err})") from None
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), bits
+
+
+def _read_deep_colour(path: Path) -> np.ndarray | None:
+    """HxWx3 float32 of a 16-bit colour PNG/TIFF, else None."""
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        return None
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
+        return None
+    rgb = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(rgb, np.float32) / 65535.0
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
@@ -64,7 +87,17 @@ def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
 
 
 def write_image(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
-    """Write a 3xHxW float tensor or an HxWx3 uint8 array to `path` (format from its suffix)."""
+    """Write a 3xHxW float tensor or an HxWx3 uint8 or uint16 array to `path` (format from its
+    suffix; 16 bits as a 16-bit PNG or TIFF)."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint16 and \
+            Path(path).suffix.lower() not in (".png", ".tif", ".tiff"):  # a format of 8 bits
+        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if isinstance(image, np.ndarray) and image.dtype == np.uint16:
+        import cv2
+
+        if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
+            raise OSError(f"cannot write a 16-bit image to {str(path)!r}")
+        return
     Image.fromarray(image if isinstance(image, np.ndarray) else to_uint8_hwc(image)).save(path)
 
 

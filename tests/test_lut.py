@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import ROOT, compose_config, encode_clip, generator_checkpoint
 from vst.errors import VstError
 from vst.io.cube import read_cube
+from vst.io.video import probe_video
 from vst.metrics.lut import apply_lut
 
 SAMPLE = ROOT / "samples" / "mountain_walk_2s.mp4"
@@ -132,6 +133,10 @@ def test_predict_grade_lut_renders_the_network_s_grade_by_its_luts(monge_ckpt, t
     assert outputs["lut"].shape == outputs["network"].shape == (50, 280, 500, 3)
     mse = np.mean((outputs["lut"].astype(float) - outputs["network"]) ** 2)
     assert 10 * np.log10(255**2 / mse) > 40
+    small = tmp_path / "small.mkv"  # graded at another size than the source's: fitted there
+    predict(compose_config("predict", f"ckpt={monge_ckpt}", f"video={SAMPLE}", f"output={small}",
+                           "grade=lut", "codec=ffv1", "size=140"))
+    assert probe_video(small).height == 140
     with pytest.raises(VstError, match="grade='neural' is unknown"):
         predict(compose_config("predict", f"ckpt={monge_ckpt}", f"video={SAMPLE}",
                                f"output={tmp_path / 'x.mp4'}", "grade=neural"))

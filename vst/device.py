@@ -30,9 +30,10 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def resolve_precision(precision: str, accelerator: str) -> str:  # accelerator: as resolved
-    """"auto" -> bf16 mixed where the hardware does bf16 natively, fp16 mixed on older GPUs,
-    fp32 elsewhere. Other values are Lightning precision strings, passed through."""
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """For `accelerator` as `resolve_accelerator` gives it: "auto" -> bf16 mixed where the
+    hardware does bf16 natively, fp16 mixed on older GPUs, fp32 elsewhere. Other values are
+    Lightning precision strings, passed through."""
     if precision != "auto":
         return precision
     if accelerator == "cuda":

@@ -84,7 +84,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
 
     from vst.io.image import load_image, resize_short_side
     from vst.metrics.color import LabStats, gaussian_w2
-    from vst.metrics.lut import LutFit, apply_lut
+    from vst.metrics.lut import LutFit, apply_lut, sample_pixels
     from vst.metrics.structure import ssim_luma
     from vst.metrics.temporal import FlowEstimator, WarpErrors, luma, pair_errors
     from vst.picture import picture_of
@@ -138,8 +138,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         picture = picture_of(a[::2, ::2])
         lab_in.append(LabStats().add(a[::2, ::2], picture))
         lab_out.append(LabStats().add(b[::2, ::2], picture))
-        step = max(1, round((a_full.shape[0] * a_full.shape[1] / 65536) ** 0.5))
-        fits[shot_id[t]].add(a_full[::step, ::step], b_full[::step, ::step])
+        fits[shot_id[t]].add(sample_pixels(a_full), sample_pixels(b_full))
         if gram is not None and t % vgg_every == 0:
             gram_in.append(gram_loss(a))
             gram_out.append(gram_loss(b))

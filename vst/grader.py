@@ -1,7 +1,6 @@
 """The trained generator as prediction runs it: on its device, at the configured precision and
 memory layout, graded frame batches in and out as code values (uint8, or uint16 from a deeper
-source); and the per-shot statistics that make
-its global transform one fixed grade per shot."""
+source); and the per-shot statistics that make its global transform one fixed grade per shot."""
 
 from __future__ import annotations
 

@@ -37,12 +37,6 @@ class FittedLut:
     delta_e: float           # mean CIEDE2000 of the same pixels
 
 
-def _sample_pixels(rgb: np.ndarray, budget: int = 65536) -> np.ndarray:
-    """An evenly strided subset of an HxWx3 frame's pixels, about `budget` of them."""
-    step = max(1, round((rgb.shape[0] * rgb.shape[1] / budget) ** 0.5))
-    return rgb[::step, ::step].reshape(-1, 3)
-
-
 def _errors(lut: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     """(PSNR dB, mean CIEDE2000) of LUT(input) against the network's output, 8-bit as rendered."""
     from skimage.color import deltaE_ciede2000, rgb2lab
@@ -63,8 +57,8 @@ def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2,
     fitted to `grader`'s render of `per_shot` frames spread over each shot."""
     from tqdm import tqdm
 
-    from vst.io.image import to_uint8_hwc
-    from vst.metrics.lut import LutFit
+    from vst.io.frames import from_float
+    from vst.metrics.lut import LutFit, sample_pixels
     from vst.shots import shot_keyframes
 
     stats = boxes = None
@@ -76,10 +70,11 @@ def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2,
     fits, whole = [LutFit(size) for _ in shots], LutFit(size)
     for k, (start, end) in enumerate(tqdm(shots, unit="shot", desc="fitting LUTs", dynamic_ncols=True)):
         for i in shot_keyframes([(start, end)], per_shot):
-            rgb = to_uint8_hwc(source.read([i])[0])[None]
+            rgb = from_float(source.read([i]), np.uint8)
             graded = grader(rgb, None if stats is None else stats[i:i + 1],
                             None if boxes is None else boxes[i:i + 1])
-            x, y = (_sample_pixels(a[0].astype(np.float32) / 255) for a in (rgb, graded))
+            shown = from_float(grader.prepare(rgb), np.uint8)  # the input at the graded size
+            x, y = (sample_pixels(a[0].astype(np.float32) / 255) for a in (shown, graded))
             fits[k].add(x, y)
             whole.add(x, y)
             pairs[k].append((x, y))

@@ -42,7 +42,7 @@ class StyleTransferModule(L.LightningModule):
         self.generator.set_style(style)
         with self.trainer.precision_plugin.forward_context():
             self.objective.set_targets(style, {"train": dm.keyframes.to(self.device),
-                                                          "val": dm.val.to(self.device)})
+                                               "val": dm.val.to(self.device)})
 
     @property
     def vgg_source(self) -> str | None:

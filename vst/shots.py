@@ -14,7 +14,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from vst.io.frames import FrameSource, to_uint8
+from vst.io.frames import FrameSource
+from vst.io.image import to_uint8
 
 log = logging.getLogger(__name__)
 _DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from vst.errors import VstError
-from vst.io.atomic import atomic_file
 
 
 def cube_text(lut: np.ndarray, title: str) -> str:
@@ -30,11 +29,6 @@ def cube_text(lut: np.ndarray, title: str) -> str:
     title = title.replace('"', "'")
     head = [f'TITLE "{title}"', f"LUT_3D_SIZE {n}", "DOMAIN_MIN 0.0 0.0 0.0", "DOMAIN_MAX 1.0 1.0 1.0"]
     return "\n".join(head + [f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in rows]) + "\n"
-
-
-def write_cube(path: str | Path, lut: np.ndarray, title: str) -> None:
-    with atomic_file(path, overwrite=True, what="LUT") as tmp:
-        tmp.write_text(cube_text(lut, title))
 
 
 def read_cube(path: str | Path) -> np.ndarray:

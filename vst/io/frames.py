@@ -121,12 +121,6 @@ def from_float(x: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     return codes.to(torch.int32 if top > 255 else torch.uint8).numpy().astype(dtype, copy=False)
 
 
-def to_uint8(frames: np.ndarray) -> np.ndarray:
-    """uint8 or uint16 code values -> uint8 (rounded), for what needs 8 bits only (shot cuts)."""
-    if frames.dtype == np.uint8:
-        return frames
-    return ((frames.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-
 
 def _natural_key(path: Path) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]

@@ -86,12 +86,18 @@ def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
     return image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
+def to_uint8(codes: np.ndarray) -> np.ndarray:
+    """uint8 or uint16 code values -> uint8 (rounded), for what holds 8 bits only."""
+    if codes.dtype == np.uint8:
+        return codes
+    return ((codes.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
 def write_image(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
     """Write a 3xHxW float tensor or an HxWx3 uint8 or uint16 array to `path` (format from its
     suffix; 16 bits as a 16-bit PNG or TIFF)."""
-    if isinstance(image, np.ndarray) and image.dtype == np.uint16 and \
-            Path(path).suffix.lower() not in (".png", ".tif", ".tiff"):  # a format of 8 bits
-        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if isinstance(image, np.ndarray) and Path(path).suffix.lower() not in (".png", ".tif", ".tiff"):
+        image = to_uint8(image)  # a format of 8 bits
     if isinstance(image, np.ndarray) and image.dtype == np.uint16:
         import cv2
 

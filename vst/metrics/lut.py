@@ -64,6 +64,13 @@ class LutFit:
         return lut.reshape(n, n, n, 3).astype(np.float32)
 
 
+def sample_pixels(rgb: np.ndarray, budget: int = 65536) -> np.ndarray:
+    """An evenly strided subset of an HxWx3 frame's pixels, about `budget` of them (K x 3): what
+    a LUT fit needs of a frame, whatever its resolution."""
+    step = max(1, round((rgb.shape[0] * rgb.shape[1] / budget) ** 0.5))
+    return rgb[::step, ::step].reshape(-1, 3)
+
+
 def _trilinear(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The 8 lattice nodes around each colour of `x` (K x 3 in [0, 1]) and their weights."""
     pos = np.clip(x, 0, 1) * (n - 1)

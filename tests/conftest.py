@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import cv2  # noqa: F401 - before any test imports decord, whose bundled zlib breaks cv2's 16-bit PNG
 import pytest
 
 

@@ -45,3 +45,25 @@ def test_bad_files_give_clear_errors(tmp_path, content, match):
     path.write_bytes(content)
     with pytest.raises(VstError, match=match):
         load_image(path, "style")
+
+
+def test_16_bit_pngs_still_work_after_a_keyframe_read_by_decord(tmp_path):
+    """decord bundles an old zlib; a cv2 loaded after it fails on 16-bit PNGs. A fresh process,
+    since the test session has cv2 loaded already."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    code = f"""
+import numpy as np
+from vst.io.video import VideoFrames
+from vst.io.image import save_image, load_image
+VideoFrames({str(ROOT / 'samples' / 'mountain_walk_2s.mp4')!r}).read([0])
+ramp = np.repeat(np.arange(0, 65535, 100, dtype=np.uint16)[None, :, None], 3, axis=2)
+save_image(ramp, {str(tmp_path / 'ramp.png')!r})
+back = load_image({str(tmp_path / 'ramp.png')!r})
+assert back.shape == (3, 1, 656) and len(set(back[0, 0].tolist())) == 656  # not cut to 8 bits
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -8,6 +8,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from tests.helpers import run_cli, shared_file
@@ -188,3 +189,20 @@ def test_shots_are_measured_one_by_one(tmp_path):
     assert figures["grade_flicker_ratio_shot_max"] == max(figures["grade_flicker_ratio_shot1"],
                                                           figures["grade_flicker_ratio_shot2"])
     assert not np.isnan(curves["warp_error_output"][17]) and not np.isnan(curves["warp_error_output"][19])
+
+
+def test_the_dense_8_bit_lut_agrees_with_the_trilinear_lookup():
+    from vst.metrics.lut import apply_dense8, apply_table, dense_table8, lut_table
+
+    rng = np.random.default_rng(0)
+    grid = np.linspace(0, 1, 9)
+    lut = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1) ** [1.2, 0.9, 1.0]
+    lut = (lut + rng.normal(0, 0.02, lut.shape)).astype(np.float32)  # a grade with kinks
+    table = lut_table(lut)
+    frames = rng.integers(0, 256, (2, 30, 40, 3), dtype=np.uint8)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    reference = (apply_table(table, x).clamp(0, 1) * 255).round().permute(0, 2, 3, 1).numpy()
+    dense = apply_dense8(dense_table8(table), frames)
+    assert dense.dtype == np.uint8 and dense.shape == frames.shape
+    assert np.abs(dense.astype(int) - reference).max() <= 1
+    assert np.abs(dense.astype(int) - frames).max() > 5  # not the identity

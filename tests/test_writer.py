@@ -15,7 +15,7 @@ from vst.errors import VstError
 from vst.io import open_frames
 from vst.io.output import check_output, open_output
 from vst.io.video import probe_video
-from vst.io.writer import VideoWriter
+from vst.io.writer import Encoding, VideoWriter
 
 SAMPLE = ROOT / "samples" / "mountain_walk_2s.mp4"
 
@@ -76,7 +76,7 @@ def _audio_packets(path) -> list[bytes]:
 def test_size_sets_the_short_side(tmp_path):
     source = open_frames(SAMPLE)  # 500x280
     with pytest.raises(ValueError, match="frame is 500x280, the stream 250x140"), \
-            open_output(tmp_path / "small.mkv", source, size=140, codec="ffv1") as writer:
+            open_output(tmp_path / "small.mkv", source, size=140, encoding=Encoding("ffv1")) as writer:
         assert (writer.width, writer.height) == (250, 140)
         writer.write(next(source.stream(1)).frames[0], 0)
     assert list(tmp_path.iterdir()) == []  # nothing written, no temporary left
@@ -122,7 +122,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, n
     source = open_frames(SAMPLE)
     out = SAMPLE if name == SAMPLE.name else tmp_path / name
     with pytest.raises(VstError, match=message):
-        check_output(out, source, overwrite=True, codec=codec)
+        check_output(out, source, overwrite=True, encoding=Encoding(codec))
 
 
 def test_images_are_written_under_their_names_and_an_error_leaves_nothing(tmp_path):
@@ -167,7 +167,7 @@ def _first_frame(path):
 def test_prores_keeps_the_bt709_tags(tmp_path):
     src, out = tmp_path / "in.mp4", tmp_path / "out.mov"
     _clip_with_audio(src)  # tagged BT.709 matrix, primaries and transfer
-    _copy(open_frames(src), out, codec="prores")
+    _copy(open_frames(src), out, encoding=Encoding("prores"))
     frame = _first_frame(out)
     assert (frame.colorspace, frame.color_primaries, frame.color_trc) == (1, 1, 1)
 
@@ -190,7 +190,8 @@ def test_an_hdr_source_is_graded_with_a_warning(tmp_path, caplog):
     import dataclasses
 
     info = dataclasses.replace(probe_video(SAMPLE), color_trc=16)
-    with caplog.at_level("WARNING"), VideoWriter(tmp_path / "pq.mkv", info, codec="ffv1") as writer:
+    with caplog.at_level("WARNING"), \
+            VideoWriter(tmp_path / "pq.mkv", info, encoding=Encoding("ffv1")) as writer:
         writer.write(np.zeros((280, 500, 3), np.uint8), 0)
     assert "HDR (PQ (SMPTE ST 2084) transfer): vst grades display-referred SDR" in caplog.text
     assert _first_frame(tmp_path / "pq.mkv").color_trc == 16
@@ -220,7 +221,7 @@ def _luma_levels(path) -> int:
     return len(np.unique(row))
 
 
-def test_a_10_bit_source_keeps_its_levels_through_prores_and_h264_says_it_does_not(tmp_path, caplog):
+def test_a_10_bit_source_keeps_its_levels_by_default_and_h264_says_it_does_not(tmp_path, caplog):
     from tests.helpers import compose_config, generator_checkpoint
     from vst.predict import predict
 
@@ -229,16 +230,28 @@ def test_a_10_bit_source_keeps_its_levels_through_prores_and_h264_says_it_does_n
     assert probe_video(src).bit_depth == 10
     assert _luma_levels(src) >= 190
     ckpt = generator_checkpoint(tmp_path / "identity.ckpt")
-    for out, codec in ((tmp_path / "ramp.mov", "prores"), (tmp_path / "ramp.mp4", "h264")):
+    for name, overrides, codec in (("prores.mov", ["codec=prores"], "prores"),
+                                   ("default.mp4", [], "hevc"),  # auto: HEVC 10-bit
+                                   ("h264.mp4", ["codec=h264"], "h264"),
+                                   ("h264_10.mp4", ["codec=h264", "bit_depth=10"], "h264")):
+        out = tmp_path / name
         caplog.clear()
         with caplog.at_level("WARNING"):
             predict(compose_config("predict", f"ckpt={ckpt}", f"video={src}", f"output={out}",
-                                   f"codec={codec}"))
-        if codec == "prores":
+                                   *overrides))
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.name == codec
+            if codec == "hevc":
+                assert c.streams.video[0].codec_tag == "hvc1"  # plays in Apple's players
+        if name == "h264.mp4":
+            assert _luma_levels(out) < 100
+            assert "10 bits per component; yuv420p output holds 8: depth reduced" in caplog.text
+        else:
             assert _luma_levels(out) >= 150
             assert "depth reduced" not in caplog.text
-        else:
-            assert "10 bits per component; yuv420p output holds 8: depth reduced" in caplog.text
+    with pytest.raises(VstError, match="bit_depth=10: codec=vp9 is written at 8 bits here"):
+        predict(compose_config("predict", f"ckpt={ckpt}", f"video={src}",
+                               f"output={tmp_path / 'x.webm'}", "bit_depth=10"))
 
 
 def test_a_16_bit_still_is_graded_and_written_at_16_bits(tmp_path):

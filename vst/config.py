@@ -138,6 +138,7 @@ class PredictSchema(GraderSchema):
     grade: str = MISSING  # network | lut
     size: int | None = MISSING
     codec: str = MISSING
+    bit_depth: Any = MISSING  # auto | 8 | 10
     crf: int = MISSING
     preset: str = MISSING
 

@@ -11,6 +11,7 @@ the LUT is the grade and when it is an approximation of it.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -93,13 +94,16 @@ class LutRender:
     by position; frames past the shot pass (if a decode finds more) take the whole clip's."""
 
     def __init__(self, source, grader, batch: int = 2):
-        from vst.metrics.lut import lut_table
+        from vst.metrics.lut import dense_table8, lut_table
 
         shot_luts, whole = fit_luts(source, grader, LUT_SIZE, FRAMES_PER_SHOT, batch)
         self.grader = grader
         self.tables = [lut_table(f.lut, grader.device) for f in shot_luts]
         self.whole = lut_table(whole.lut, grader.device)
         self.ends = [f.last_frame + 1 for f in shot_luts]
+        # 8-bit frames graded as they come: one gather in the LUT at every 8-bit colour (48 MB,
+        # built when its shot starts; only the current one is kept)
+        self._dense = functools.lru_cache(maxsize=1)(dense_table8)
         log.info("grade=lut: %d shot%s, each graded by its %d^3 LUT (fit to the network: PSNR "
                  "%.1f dB at worst, mean dE2000 %.2f at worst)", len(shot_luts),
                  "" if len(shot_luts) == 1 else "s", LUT_SIZE, min(f.psnr for f in shot_luts),
@@ -113,8 +117,11 @@ class LutRender:
         import torch
 
         from vst.io.frames import from_float
-        from vst.metrics.lut import apply_table
+        from vst.metrics.lut import apply_dense8, apply_table
 
+        if frames.dtype == np.uint8 and self.grader.size is None:
+            return np.stack([apply_dense8(self._dense(self._table(start + i)), frame)
+                             for i, frame in enumerate(frames)])
         with torch.inference_mode():
             x = self.grader.prepare(frames)
             y = torch.cat([apply_table(self._table(start + i), x[i:i + 1]) for i in range(len(x))])

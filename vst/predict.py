@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from vst.cli import hydra_entry, path_setting
 from vst.errors import VstError
 from vst.grader import Grader
+from vst.io.writer import Encoding
 from vst.pipeline import DONE, Sink, Stage
 
 log = logging.getLogger("vst")
@@ -29,8 +30,12 @@ def resolve_output(cfg: DictConfig, ckpt: Path, source) -> Path:
     from vst.io.output import check_output
 
     out = path_setting(cfg, "output") or ckpt.resolve().parent / source.output_name
-    check_output(out, source, bool(cfg.overwrite), cfg.codec)
+    check_output(out, source, bool(cfg.overwrite), encoding(cfg))
     return out
+
+
+def encoding(cfg: DictConfig) -> Encoding:
+    return Encoding(cfg.codec, cfg.bit_depth, cfg.crf, cfg.preset)
 
 
 def network_render(source, grader: Grader, batch: int):
@@ -81,8 +86,7 @@ def grade(cfg: DictConfig, source, grader: Grader, out: Path) -> int:
             emit((frames, stamps, done))
             done += len(frames)
 
-    with open_output(out, source, bool(cfg.overwrite), cfg.size, cfg.codec, cfg.crf,
-                     cfg.preset) as writer, \
+    with open_output(out, source, bool(cfg.overwrite), cfg.size, encoding(cfg)) as writer, \
             tqdm(total=source.frames_hint or None, unit="frame", desc="grading",
                  dynamic_ncols=True, disable=source.kind == "still") as bar:
         def write(graded):

@@ -16,21 +16,23 @@ from vst.errors import VstError
 from vst.io.atomic import atomic_file, atomic_folder, check_target
 from vst.io.frames import FrameSource
 from vst.io.image import IMAGE_SUFFIXES, write_image
+from vst.io.writer import DEFAULT_ENCODING, Encoding
 
 log = logging.getLogger(__name__)
 
 
-def check_output(out: Path, source: FrameSource, overwrite: bool, codec: str = "auto") -> None:
+def check_output(out: Path, source: FrameSource, overwrite: bool,
+                 encoding: Encoding = DEFAULT_ENCODING) -> None:
     """Refuse, before any work, an output that is the input, must not be replaced, lies in an
     unwritable folder, or cannot hold what is written (checked again when the file is claimed)."""
-    from vst.io.writer import codec_for, container_for
+    from vst.io.writer import choose_codec
 
     if out.resolve() == source.path.resolve():
         raise VstError(f"output {str(out)!r} is the input: choose another output")
     check_target(out, overwrite, folder=source.kind == "folder",
                  protect=source.path if source.kind == "folder" else None)
     if source.kind == "video":
-        codec_for(container_for(out), codec, out)
+        choose_codec(out, encoding, source.info.bit_depth)
     elif source.kind == "still" and out.suffix.lower() not in IMAGE_SUFFIXES:
         raise VstError(f"output {str(out)!r}: a still is written as an image "
                        f"({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -59,16 +61,16 @@ def output_names(files: list[Path]) -> list[str]:
 
 @contextlib.contextmanager
 def open_output(out: Path, source: FrameSource, overwrite: bool = False, size: int | None = None,
-                codec: str = "auto", crf: int = 18, preset: str = "medium") -> Iterator:
-    """The writer of `source`'s graded copy at `out` (short side `size`; codec, crf and preset
-    for videos). `out` takes the result only if the block ends without an error and, for a
+                encoding: Encoding = DEFAULT_ENCODING) -> Iterator:
+    """The writer of `source`'s graded copy at `out` (short side `size`; `encoding` for a
+    video). `out` takes the result only if the block ends without an error and, for a
     video, the encoded file holds every frame written."""
     if source.kind == "video":
         from vst.io.video import count_frames
         from vst.io.writer import VideoWriter
 
         with atomic_file(out, overwrite) as tmp:
-            with VideoWriter(tmp, source.info, size, codec, crf, preset) as writer:
+            with VideoWriter(tmp, source.info, size, encoding) as writer:
                 if writer.audio_reencoded:
                     log.warning("the %s container cannot hold the input's audio codec: audio "
                                 "re-encoded", out.suffix)

@@ -182,6 +182,9 @@ class VideoFrames:
         if self._decord is None:
             self._decord = False
             if self.info.video_streams == 1:
+                # cv2 first: decord bundles zlib 1.2.3, and a cv2 loaded after it fails on every
+                # 16-bit PNG ("libpng error: bad parameters to zlib")
+                import cv2  # noqa: F401
                 import decord  # imported here: it loads its own FFmpeg, only needed by index reads
 
                 try:

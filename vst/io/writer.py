@@ -45,33 +45,51 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", "
 @dataclass(frozen=True)
 class Codec:
     encoder: str
-    pix_fmt: str
+    formats: dict[int, tuple[str, str]]  # bits -> pix_fmt, and the one for a frame with an odd side
     options: dict[str, str]
     uses_crf: bool
-    full_chroma: tuple[str, dict[str, str]]  # pix_fmt and options for a frame with an odd side
+    full_chroma_options: dict[str, str]  # what the odd-side pix_fmt needs besides
 
-    def format_for(self, width: int, height: int) -> tuple[str, dict[str, str]]:
-        """The pixel format and options that hold a width x height frame exactly: 4:2:0 needs
-        both sides even and 4:2:2 an even width (no container can crop one pixel off 4:2:0),
-        so an odd side is encoded 4:4:4."""
-        sub_w = self.pix_fmt.startswith(("yuv420", "yuv422"))
-        sub_h = self.pix_fmt.startswith("yuv420")
+    def format_for(self, depth: int, width: int, height: int) -> tuple[str, dict[str, str]]:
+        """The pixel format and options that hold a width x height frame exactly at `depth`
+        bits: 4:2:0 needs both sides even and 4:2:2 an even width (no container can crop one
+        pixel off 4:2:0), so an odd side is encoded 4:4:4."""
+        pix_fmt, full_chroma = self.formats[depth]
+        sub_w = pix_fmt.startswith(("yuv420", "yuv422"))
+        sub_h = pix_fmt.startswith("yuv420")
         if (width % 2 and sub_w) or (height % 2 and sub_h):
-            return self.full_chroma[0], {**self.options, **self.full_chroma[1]}
-        return self.pix_fmt, dict(self.options)
+            return full_chroma, {**self.options, **self.full_chroma_options}
+        return pix_fmt, dict(self.options)
 
 
 CODECS = {
-    "h264": Codec("libx264", "yuv420p", {}, True, ("yuv444p", {})),
-    "vp9": Codec("libvpx-vp9", "yuv420p", {"b": "0", "row-mt": "1"}, True, ("yuv444p", {})),
-    "prores": Codec("prores_ks", "yuv422p10le", {"profile": "3"}, False,  # ProRes 422 HQ
-                    ("yuv444p10le", {"profile": "4"})),                    # odd sides: 4444
-    "ffv1": Codec("ffv1", "yuv444p10le", {"level": "3", "slices": "4"}, False,  # lossless
-                  ("yuv444p10le", {})),
+    "h264": Codec("libx264", {8: ("yuv420p", "yuv444p"), 10: ("yuv420p10le", "yuv444p10le")},
+                  {}, True, {}),
+    "hevc": Codec("libx265", {8: ("yuv420p", "yuv444p"), 10: ("yuv420p10le", "yuv444p10le")},
+                  {"x265-params": "log-level=error"}, True, {}),
+    "vp9": Codec("libvpx-vp9", {8: ("yuv420p", "yuv444p")},  # this libvpx has no profile 2
+                 {"b": "0", "row-mt": "1"}, True, {}),
+    "prores": Codec("prores_ks", {10: ("yuv422p10le", "yuv444p10le")}, {"profile": "3"},  # 422 HQ
+                    False, {"profile": "4"}),                                             # 4444
+    "ffv1": Codec("ffv1", {10: ("yuv444p10le", "yuv444p10le")}, {"level": "3", "slices": "4"},
+                  False, {}),  # lossless
 }
-ALLOWED = {"mp4": ("h264",), "mov": ("h264", "prores"), "matroska": ("h264", "ffv1", "prores", "vp9"),
-           "webm": ("vp9",), "avi": ("h264", "ffv1")}
+ALLOWED = {"mp4": ("h264", "hevc"), "mov": ("h264", "hevc", "prores"),
+           "matroska": ("h264", "hevc", "ffv1", "prores", "vp9"), "webm": ("vp9",), "avi": ("h264", "ffv1")}
 AUDIO_FALLBACK = {"mp4": "aac", "mov": "aac", "matroska": "aac", "webm": "libopus", "avi": "libmp3lame"}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How the graded video is encoded: predict.yaml's codec, bit_depth, crf and preset."""
+
+    codec: str = "auto"
+    bit_depth: int | str = "auto"
+    crf: int = 18
+    preset: str = "medium"
+
+
+DEFAULT_ENCODING = Encoding()
 
 
 def container_for(path: Path) -> str:
@@ -82,14 +100,28 @@ def container_for(path: Path) -> str:
     return fmt
 
 
-def codec_for(container: str, codec: str, path: Path) -> Codec:
-    name = ALLOWED[container][0] if codec == "auto" else codec
+def choose_codec(path: Path, encoding: Encoding, source_depth: int) -> tuple[Codec, int]:
+    """The codec and bit depth `path` is written with. auto: H.264 (VP9 for .webm), HEVC for a
+    source of more than 8 bits; bit_depth auto: the source's depth where the codec holds it,
+    except H.264, which stays 8-bit (10-bit H.264 plays almost nowhere) unless asked."""
+    container = container_for(path)
+    name = encoding.codec
+    if name == "auto":
+        name = "hevc" if source_depth > 8 and "hevc" in ALLOWED[container] else ALLOWED[container][0]
     if name not in CODECS:
-        raise VstError(f"codec={codec!r} is unknown (choose auto, {', '.join(CODECS)})")
+        raise VstError(f"codec={name!r} is unknown (choose auto, {', '.join(CODECS)})")
     if name not in ALLOWED[container]:
         raise VstError(f"output {str(path)!r}: a {path.suffix} file cannot hold codec={name} "
                        f"(it can hold: {', '.join(ALLOWED[container])})")
-    return CODECS[name]
+    codec, depth = CODECS[name], encoding.bit_depth
+    if depth == "auto":
+        deeper = [d for d in codec.formats if d >= source_depth]
+        depth = 8 if name == "h264" else min(deeper) if deeper else max(codec.formats)
+    elif depth not in codec.formats:
+        held = " or ".join(map(str, codec.formats))
+        raise VstError(f"bit_depth={depth!r}: codec={name} is written at {held} bits here "
+                       "(10 bits: hevc, prores, ffv1 or h264; auto = the source's depth)")
+    return codec, depth
 
 
 class VideoWriter:
@@ -100,18 +132,18 @@ class VideoWriter:
     complete and checked); `abort()` leaves whatever was written for the caller to remove."""
 
     def __init__(self, path: Path, source: VideoInfo, size: int | None = None,
-                 codec: str = "auto", crf: int = 18, preset: str = "medium"):
+                 encoding: Encoding = DEFAULT_ENCODING):
         """size: the short side of the output (None = the source's size, never upscaled)."""
         self.path, self.source = Path(path), source
         self.container_format = container_for(self.path)
-        self.codec = codec_for(self.container_format, codec, self.path)
+        self.codec, depth = choose_codec(self.path, encoding, source.bit_depth)
         self.height, self.width = height, width = short_side_size(source.height, source.width, size)
-        self.pix_fmt, self.options = self.codec.format_for(width, height)
-        if self.pix_fmt != self.codec.pix_fmt:
+        self.pix_fmt, self.options = self.codec.format_for(depth, width, height)
+        if self.pix_fmt != self.codec.formats[depth][0]:
             log.warning("%dx%d has an odd side, which %s cannot hold: encoding %s to keep the exact "
                         "size (some players, browsers and QuickTime among them, do not play 4:4:4 "
                         "H.264; scale to an even size first if they must)", width, height,
-                        self.codec.pix_fmt, self.pix_fmt)
+                        self.codec.formats[depth][0], self.pix_fmt)
         # frames come in upright (turned by the rotation tag); the file keeps the coded
         # orientation and the tag, so turn them back before encoding
         self.unrotate = -(source.rotation // 90) % 4
@@ -126,35 +158,35 @@ class VideoWriter:
                      "color_range": 0 if source.color_range == 0 and source.colorspace != _RGB
                      else int(self.range),  # the range encoded (untagged stays untagged)
                      "color_primaries": source.color_primaries, "color_trc": source.color_trc}
-        depth = max(c.bits for c in av.VideoFormat(self.pix_fmt).components)
         if source.bit_depth > depth:
-            log.warning("%s has %d bits per component; %s output holds %d: depth reduced (codec=prores "
-                        "or ffv1 keeps 10 bits)", source.path.name, source.bit_depth, self.pix_fmt, depth)
+            log.warning("%s has %d bits per component; %s output holds %d: depth reduced (bit_depth=10 "
+                        "keeps 10 with codec=hevc, h264, prores or ffv1)", source.path.name,
+                        source.bit_depth, self.pix_fmt, depth)
         if source.color_trc in _HDR:
             log.warning("%s is HDR (%s transfer): vst grades display-referred SDR pictures; the "
                         "output keeps the input's tags, but its grade was judged as SDR",
                         source.path.name, _HDR[source.color_trc])
         self.audio_reencoded = False
         self.frames = 0
-        self._open(crf, preset, copy_audio=True)
+        self._open(encoding, copy_audio=True)
 
     # ---- setup --------------------------------------------------------------------------
-    def _open(self, crf: int, preset: str, copy_audio: bool) -> None:
+    def _open(self, encoding: Encoding, copy_audio: bool) -> None:
         self.out = av.open(str(self.path), "w", format=self.container_format)
         self.audio = _AudioTracks(self.source.path, self.out, copy_audio)
         try:
-            self._add_video(crf, preset)
+            self._add_video(encoding)
             self.audio.add_streams()
             self.out.start_encoding()
         except (av.error.FFmpegError, ValueError) as err:
             self.abort()
             if copy_audio and self.audio.streams:
-                self._open(crf, preset, copy_audio=False)
+                self._open(encoding, copy_audio=False)
                 self.audio_reencoded = True
                 return
             raise VstError(f"output {str(self.path)!r}: cannot write this video ({err})") from None
 
-    def _add_video(self, crf: int, preset: str) -> None:
+    def _add_video(self, encoding: Encoding) -> None:
         src, codec = self.source, self.codec
         stream = self.out.add_stream(codec.encoder, rate=src.rate)
         stream.width, stream.height = self.width, self.height
@@ -168,10 +200,12 @@ class VideoWriter:
             cc.sample_aspect_ratio = src.sample_aspect_ratio
         options = dict(self.options)
         if codec.uses_crf:
-            options["crf"] = str(crf)
-        if codec.encoder == "libx264":
-            options["preset"] = preset
+            options["crf"] = str(encoding.crf)
+        if codec.encoder in ("libx264", "libx265"):
+            options["preset"] = encoding.preset
         stream.options = options
+        if codec.encoder == "libx265" and self.container_format in ("mp4", "mov"):
+            stream.codec_tag = "hvc1"  # what Apple's players need to play HEVC
         if src.rotation:
             stream.set_display_rotation(src.rotation)
         self.video = stream

@@ -125,3 +125,21 @@ def apply_table(table: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     out = torch.nn.functional.grid_sample(volume, grid, mode="bilinear", padding_mode="border",
                                           align_corners=True)
     return out[:, :, 0]
+
+
+def dense_table8(table: torch.Tensor) -> torch.Tensor:
+    """A LUT (`lut_table`) at every 8-bit colour, rounded to 8 bits: 2^24 x 3 uint8 on the CPU,
+    row r << 16 | g << 8 | b. Trilinear upsampling of the lattice is the trilinear lookup at
+    each colour, so `apply_dense8` agrees with `apply_table` within rounding: one gather per
+    pixel where the lookup interpolates (several times faster at full resolution)."""
+    n = 256
+    up = torch.nn.functional.interpolate(table.float().cpu()[None], size=(n, n, n),
+                                         mode="trilinear", align_corners=True)[0]
+    return up.mul_(255).add_(0.5).clamp_(0, 255).to(torch.uint8).reshape(3, -1).T.contiguous()
+
+
+def apply_dense8(dense: torch.Tensor, frames: np.ndarray) -> np.ndarray:
+    """`dense_table8`'s table applied to ...x3 uint8 frames."""
+    x = torch.from_numpy(frames).to(torch.int32)
+    index = (x[..., 0] << 16) | (x[..., 1] << 8) | x[..., 2]
+    return dense[index.reshape(-1)].reshape(frames.shape).numpy()

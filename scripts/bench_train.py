@@ -32,7 +32,7 @@ def default_config(loss: str) -> dict:
     from vst.config import register_schemas
 
     register_schemas()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "vst" / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[f"loss={loss}", "video=v.mp4", "style=s.png",
                                            "vgg.weights=random"])
     return OmegaConf.to_container(cfg, resolve=True)

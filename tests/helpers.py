@@ -19,16 +19,10 @@ TINY = ["experiment=tiny"]  # conf/experiment/tiny.yaml: 30 steps at 48 px, rand
 
 
 def compose_config(name: str, *overrides: str):
-    """conf/<name>.yaml composed with `overrides` as the command composes it (schemas, groups,
-    types), without the Hydra run settings: to call train/predict/evaluate in-process."""
-    from hydra import compose, initialize_config_dir
+    """conf/<name>.yaml composed with `overrides` as the command composes it (vst.api.compose)."""
+    from vst.api import compose
 
-    from vst.cli import CONF_DIR
-    from vst.config import register_schemas
-
-    register_schemas()
-    with initialize_config_dir(CONF_DIR, version_base="1.3", job_name=name):
-        return compose(name, list(overrides))
+    return compose(name, *overrides)
 
 
 def shared_file(relative: str) -> Path:

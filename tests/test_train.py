@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -95,17 +96,57 @@ def test_resume_from_last_continues_the_step_count(trained, clip, tmp_path):
     assert torch.load(tmp_path / "last.ckpt", weights_only=False)["global_step"] == 40
 
 
-def test_sweep_gives_one_run_per_style_weight(clip, tmp_path):
+def _sweep_runs(sweep_dir):
+    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / "best.ckpt").exists())
+
+
+def _assert_summary_has_one_row_per_run(sweep_dir, runs):
+    from PIL import Image
+
+    from vst.sweep import ROW_HEIGHT
+
+    table = [ln for ln in (sweep_dir / "summary.md").read_text().splitlines()
+             if ln.startswith("| ") and not ln.startswith("| run")]
+    assert len(table) == len(runs) and sum("**best**" in ln for ln in table) == 1, table
+    for line, run in zip(table, runs, strict=True):
+        figures = json.loads((run / "figures.json").read_text())
+        assert str(run / "best.ckpt") in line and f"{figures['style_moved']:.3f}" in line
+        assert 0 < figures["ssim_structure"] <= 1 and figures["grade_flicker_ratio"] > 0
+    sheet = Image.open(sweep_dir / "contact_sheet.jpg")
+    assert sheet.height >= (len(runs) + 1) * ROW_HEIGHT  # the input row, then one per run
+
+
+def test_sweep_gives_one_run_per_style_weight_and_a_summary(clip, tmp_path):
     video, style = clip
     result = run_cli("train.py", "-m", f"video={video}", f"style={style}", *TINY,
                      "trainer.max_steps=4", "log.val_every=2", "loss.style_weight=1e4,1e5",
                      f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-4000:]
-    runs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and (p / "best.ckpt").exists())
+    runs = _sweep_runs(tmp_path)
     assert len(runs) == 2
     assert "loss.style_weight=10000.0" in runs[0].name and "loss.style_weight=100000.0" in runs[1].name
     weights = [logged_hparams(p / "tensorboard")["loss/style_weight"] for p in runs]
     assert weights == [1e4, 1e5]
+    _assert_summary_has_one_row_per_run(tmp_path, runs)
+    assert "loss.style_weight=10000.0 |" in (tmp_path / "summary.md").read_text()
+    # the same figures in TensorBoard, where HParams shows them against the settings
+    figures = json.loads((runs[0] / "figures.json").read_text())
+    logged = read_tensorboard(runs[0] / "tensorboard").Scalars("figures/style_moved")[-1].value
+    assert logged == pytest.approx(figures["style_moved"], rel=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_a_sweep_runs_on_hydras_launchers(clip, tmp_path, launcher):
+    video, style = clip
+    result = run_cli("train.py", "-m", f"video={video}", f"style={style}", *TINY,
+                     "trainer.max_steps=4", "log.val_every=2", "loss.style_weight=1e4,1e5",
+                     f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path}",
+                     *(["hydra.launcher.n_jobs=2"] if launcher == "joblib" else []))
+    assert result.returncode == 0, result.stderr[-4000:]
+    runs = _sweep_runs(tmp_path)
+    assert len(runs) == 2
+    _assert_summary_has_one_row_per_run(tmp_path, runs)
 
 
 def _train_in_process(run_dir, *overrides: str) -> float:

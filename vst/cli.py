@@ -22,7 +22,7 @@ from omegaconf.errors import (
 
 from vst.errors import VstError, report_user_errors
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")  # shipped in the package; ./conf links here
 QUOTING_HELP = ("put a value with non-ASCII letters or any of = , [ ] { } ( ) ' \" ~ "
                 "in quotes, e.g. \"video='my clip, v2.mp4'\" (README: File names that need quotes)")
 
@@ -30,6 +30,16 @@ QUOTING_HELP = ("put a value with non-ASCII letters or any of = , [ ] { } ( ) ' 
 # keeping it measured 1.14x (256 px) to 1.89x (512 px) faster fp32 training on CPU
 # (scripts/bench_train.py). Must be set before the process starts.
 MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+
+
+# how the running command was invoked, for the commands vst prints back (resume=); the `vst`
+# command sets it, the root scripts leave it
+INVOKED_AS: list[str] = []
+
+
+def invoked_as() -> list[str]:
+    """The command line that runs this command again: `vst train`, or `python train.py`."""
+    return INVOKED_AS or ["python", sys.argv[0]]
 
 
 # settings renamed when train, predict and evaluate took one vocabulary (README: Renamed settings)

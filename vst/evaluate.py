@@ -72,10 +72,11 @@ def _vgg_style_loss(vgg_weights: str | None):
 
 def evaluate(input: str, output: str, style: str | None = None, size: int | None = 360,
              long_range: int = 10, max_frames: int | None = None,
-             vgg_weights: str | None = None, vgg_every: int = 10) -> tuple[dict, dict]:
+             vgg_weights: str | None = None, vgg_every: int = 10, quiet: bool = False,
+             ) -> tuple[dict, dict]:
     """(figures, per-frame curves) for `output` graded from `input`. With VGG19 weights
     (vgg_weights: auto, a path, or random for tests) and a style, every `vgg_every`-th frame
-    also gets the Gram style loss of the perceptual training objective.
+    also gets the Gram style loss of the perceptual training objective. quiet: no progress bars.
 
     Three passes over the frames: shots (in the input); colour, structure and the per-shot
     LUT fits; then the warping errors of the output, the input and the LUT reference."""
@@ -95,14 +96,14 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         n_out, outs = iter_frames(output, "output", size, max_frames, full=True)
         if n_in != n_out:
             raise VstError(f"input has {n_in} frames but output has {n_out}: not the same clip")
-        return n_in, tqdm(zip(ins, outs, strict=True), total=n_in, unit="frame", desc=desc)
+        return n_in, tqdm(zip(ins, outs, strict=True), total=n_in, unit="frame", desc=desc, disable=quiet)
 
     # pass 1: shots of the input. A pair of frames across a cut is not motion (its flow is
     # meaningless, its change is the cut itself): warping errors and flicker are taken
     # inside shots only, and each shot gets its own LUT.
     n_in, ins = iter_frames(input, "input", size, max_frames)
     shot_detector = ShotDetector()
-    for a in tqdm(ins, total=n_in, unit="frame", desc="shots"):
+    for a in tqdm(ins, total=n_in, unit="frame", desc="shots", disable=quiet):
         shot_detector.add(np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8))
     shots = shot_detector.shots()
     shot_id = np.concatenate([np.full(e - s, i) for i, (s, e) in enumerate(shots)])
@@ -142,7 +143,7 @@ def evaluate(input: str, output: str, style: str | None = None, size: int | None
         if gram is not None and t % vgg_every == 0:
             gram_in.append(gram_loss(a))
             gram_out.append(gram_loss(b))
-    luts = [fit.solve() for fit in tqdm(fits, unit="shot", desc="fitting LUTs")]
+    luts = [fit.solve() for fit in tqdm(fits, unit="shot", desc="fitting LUTs", disable=quiet)]
 
     # pass 3: warping errors of the output, the input and the reference R_t = LUT(input_t),
     # all with the input's flow and occlusion mask. R is rendered as the output was: at full

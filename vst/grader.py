@@ -60,6 +60,12 @@ class Grader:
             y = self.generator(self.prepare(frames), self.work_size, stats, boxes)
             return from_float(y, frames.dtype)
 
+    def one_shot_stats(self, frames: np.ndarray):
+        """`__call__`'s stats for frames that are all one shot: their mean, for each of them."""
+        with self.torch.inference_mode():
+            stats = self.generator.frame_stats(self.prepare(frames), self.work_size)
+            return stats.mean(0, keepdim=True).expand_as(stats)
+
     def shot_stats(self, source, batch: int):
         """Per frame of a video, what its grade is chosen by: its shot's mean colour statistics
         (PySceneDetect finds the cuts), so the global part of the grade is one fixed transform

@@ -83,6 +83,8 @@ def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2,
     for (start, end), fit, shot_pairs in zip(shots, fits, pairs, strict=True):
         lut = fit.solve()
         shot_luts.append(FittedLut(lut, start, end - 1, *_errors(lut, shot_pairs)))
+    if len(shots) == 1:  # the same pixels: the same fit
+        return shot_luts, shot_luts[0]
     lut = whole.solve()
     every = [p for shot_pairs in pairs for p in shot_pairs]
     return shot_luts, FittedLut(lut, 0, shots[-1][1] - 1, *_errors(lut, every))

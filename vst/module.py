@@ -81,7 +81,6 @@ class StyleTransferModule(L.LightningModule):
         for name in self._val[0]:
             self.log(f"val/{name}", torch.stack([t[name] for t in self._val]).mean(),
                      prog_bar=name == "loss")
-        self.log("hp_metric", torch.stack([t["loss"] for t in self._val]).mean())
         self._val.clear()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

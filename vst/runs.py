@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,4 +123,6 @@ def resume_checkpoint(value: Path | None) -> Path | None:
 def resume_command(last: Path, overrides: list[str]) -> str:
     """The command that continues this run from `last`."""
     kept = [o for o in overrides if not o.startswith("resume=")]
-    return shlex.join(["python", sys.argv[0], *kept, f"resume={last}"])
+    from vst.cli import invoked_as
+
+    return shlex.join([*invoked_as(), *kept, f"resume={last}"])

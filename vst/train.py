@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from vst.cli import hydra_entry, path_setting
 from vst.errors import VstError
 from vst.losses.objective import term_weights
+from vst.run_report import FIGURES, report_run
 from vst.runs import resume_checkpoint, resume_command
 
 log = logging.getLogger("vst")
@@ -118,8 +120,10 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
                            save_top_k=1, save_weights_only=True, auto_insert_metric_name=False,
                            enable_version_counter=False)
     last = LastCheckpoint(run_dir / "last.ckpt")
-    logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="")
-    logger.log_hyperparams(config)  # the whole run config in the HParams tab: sweeps compare by it
+    logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+    # the whole run config in the HParams tab, with the figures that compare runs whatever
+    # their loss weights (vst/run_report.py; measured when the run ends)
+    logger.log_hyperparams(config, metrics={f"figures/{k}": float("nan") for k in FIGURES})
     trainer = L.Trainer(
         accelerator=accelerator, devices=1, precision=precision,
         max_steps=max_steps, max_epochs=-1,
@@ -133,6 +137,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
              accelerator, precision, data.keyframes.shape[-1], data.keyframes.shape[-2], run_dir)
     if resume is not None:
         log.info("resuming from %s (step %d)", resume, _step_of(resume))
+    started = time.perf_counter()
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume)
     except SystemExit:  # Lightning ends a second Ctrl-C with exit(1); it is an interrupt
@@ -145,6 +150,13 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
                   file=sys.stderr, flush=True)
         raise KeyboardInterrupt
     score = float(best.best_model_score) if best.best_model_score is not None else float("nan")
+    if best.best_model_path:
+        figures = report_run(Path(best.best_model_path), data, run_dir, time.perf_counter() - started)
+        logger.log_metrics({f"figures/{k}": figures[k] for k in FIGURES if k in figures},
+                           step=trainer.global_step)
+        logger.finalize("success")
+        log.info("held-out frames: %s", ", ".join(f"{k} {figures[k]:.3f}" for k in FIGURES
+                                                 if k in figures))
     print(f"best checkpoint:  {best.best_model_path}  (val/loss {score:.4g})", flush=True)
     print(f"last checkpoint:  {run_dir / 'last.ckpt'}", flush=True)
     print(f"TensorBoard logs: {run_dir / 'tensorboard'}   (tensorboard --logdir outputs)", flush=True)

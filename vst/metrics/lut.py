@@ -142,4 +142,4 @@ def apply_dense8(dense: torch.Tensor, frames: np.ndarray) -> np.ndarray:
     """`dense_table8`'s table applied to ...x3 uint8 frames."""
     x = torch.from_numpy(frames).to(torch.int32)
     index = (x[..., 0] << 16) | (x[..., 1] << 8) | x[..., 2]
-    return dense[index.reshape(-1)].reshape(frames.shape).numpy()
+    return torch.index_select(dense, 0, index.reshape(-1)).reshape(frames.shape).numpy()  # 3x indexing

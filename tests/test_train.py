@@ -362,3 +362,26 @@ def test_a_full_disk_during_training_is_one_line(clip, full_disk):
                      "trainer.max_steps=20", "log.val_every=5", f"hydra.run.dir={full_disk / 'run'}")
     assert_user_error(result, "no space left")
     assert not list(full_disk.rglob("*.partial*"))  # no half-written checkpoint either
+
+
+def test_the_default_loss_falls_back_to_color_where_the_vgg_weights_are_missing(tmp_path, caplog,
+                                                                                  monkeypatch):
+    from vst.errors import VstError
+    from vst.models import vgg as vgg_module
+
+    monkeypatch.setattr(vgg_module, "hub_cache_file", lambda: tmp_path / "no-weights.pth")
+    with caplog.at_level("INFO", logger="vst"):
+        _train_in_process(tmp_path / "run", f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}", *TINY,
+                          "vgg.weights=auto", "trainer.max_steps=2", "log.val_every=2", "loss.lr=2e-3")
+    assert "training with loss=color" in caplog.text
+    loss = torch.load(tmp_path / "run" / "best.ckpt", weights_only=False)["hyper_parameters"]["loss"]
+    assert loss["name"] == "color" and loss["color_weight"] > 0 and loss["style_weight"] == 0
+    assert loss["lr"] == 2e-3  # what was asked for is kept
+    with pytest.raises(VstError, match="loss.style_weight is a setting of loss=perceptual"):
+        _train_in_process(tmp_path / "run2", f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}", *TINY,
+                          "vgg.weights=auto", "loss.style_weight=1e4")
+    # where the weights are (here: random ones, as the tests use), the default is perceptual
+    _train_in_process(tmp_path / "run3", f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}", *TINY,
+                      "trainer.max_steps=2", "log.val_every=2")
+    loss = torch.load(tmp_path / "run3" / "best.ckpt", weights_only=False)["hyper_parameters"]["loss"]
+    assert loss["name"] == "perceptual" and loss["style_weight"] > 0

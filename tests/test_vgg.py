@@ -53,8 +53,6 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(VstError) as err:
         load_vgg19("auto")
     assert "vgg19-dcbb9e9d.pth" in str(err.value) and "vgg.weights=" in str(err.value)
-    model, source = load_vgg19("auto", if_missing="random")
-    assert source == "random"
     with pytest.raises(VstError, match="does not exist"):
         load_vgg19(str(tmp_path / "missing.pth"))
     bad = tmp_path / "bad.pth"

@@ -21,7 +21,6 @@ FileName = Any
 @dataclass
 class VggSchema:
     weights: str | None = MISSING
-    if_missing: str = MISSING
     seed: int = MISSING
 
 

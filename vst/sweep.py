@@ -27,7 +27,7 @@ log = logging.getLogger("vst")
 
 MIN_STRUCTURE, MAX_FLICKER = 0.95, 1.2
 ROW_HEIGHT, LABEL_WIDTH = 160, 320
-NOT_SETTINGS = ("video=", "style=", "hydra.", "vgg.weights=", "vgg.if_missing=")
+NOT_SETTINGS = ("video=", "style=", "hydra.", "vgg.weights=")
 
 
 def _runs(sweep_dir: Path) -> list[dict[str, Any]]:

@@ -54,6 +54,43 @@ def _progress_bar():
     return TrainingBar()
 
 
+# loss settings that only the VGG terms use: loss=auto cannot fall back to loss=color with them
+VGG_ONLY = ("content_weight", "style_weight", "content_layer", "style_layers")
+
+
+def loss_preset(name: str) -> DictConfig:
+    """The `loss` group's preset `name` as composed on its own (inside a command or not)."""
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():  # a command: Hydra's own config search path
+        return compose("config", [f"loss={name}"]).loss
+    from vst.api import compose as compose_fresh
+
+    return compose_fresh("config", f"loss={name}").loss
+
+
+def choose_auto_loss(cfg: DictConfig) -> DictConfig:
+    """loss=auto: loss=perceptual where the VGG19 weights are here (or vgg.weights names them),
+    else loss=color with the settings given that it shares. Returns the run's loss config."""
+    from vst.models.vgg import hub_cache_file, weights_available
+
+    if cfg.vgg.weights not in (None, "auto") or weights_available():
+        return OmegaConf.merge(cfg.loss, {"name": "perceptual"})
+    perceptual = OmegaConf.to_container(loss_preset("perceptual"))
+    given = {k: v for k, v in OmegaConf.to_container(cfg.loss).items()
+             if k != "name" and perceptual.get(k) != v}  # what the command line changed
+    vgg_only = [k for k in given if k in VGG_ONLY]
+    if vgg_only:
+        raise VstError(f"loss.{vgg_only[0]} is a setting of loss=perceptual, which needs the VGG19 "
+                       f"ImageNet weights (not found in {hub_cache_file()}): give them with "
+                       "vgg.weights=PATH or use loss=perceptual to download them; or leave it "
+                       "out and train loss=color (its look knob: loss.color_weight)")
+    log.info("loss=auto: no VGG19 ImageNet weights here (%s), training with loss=color "
+             "(no pretrained network); loss=perceptual downloads them (548 MB)", hub_cache_file())
+    return OmegaConf.merge(loss_preset("color"), given)
+
+
 def build_module(config: dict[str, Any]):
     """The LightningModule of a resolved run config (plain dict): its groups and knobs mapped
     onto the module's arguments, in this one place."""
@@ -84,6 +121,9 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     if not (keys is None or _is_int(keys) or (isinstance(keys, list) and keys and all(map(_is_int, keys)))):
         raise VstError(f"keyframes={keys!r} must be a frame number, a list like [0,120], "
                        "or null (one per shot)")
+    if cfg.loss.name == "auto":
+        cfg = cfg.copy()
+        cfg.loss = choose_auto_loss(cfg)
     if not term_weights(cfg.loss):
         raise VstError(f"loss={cfg.loss.name}: every loss weight is 0, nothing to train")
     accelerator = resolve_accelerator(cfg.trainer.accelerator, "trainer.accelerator")
@@ -102,10 +142,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     if module.vgg_source is None:
         log.info("loss=%s: no pretrained network used", cfg.loss.name)
     elif module.vgg_source == "random":
-        log.warning("VGG19: RANDOM features (%s). The loss is not a real perceptual loss and "
-                     "the grade is not meaningful; this run only exercises the pipeline.",
-                     "asked for with vgg.weights=random" if cfg.vgg.weights == "random"
-                     else "ImageNet weights not found, vgg.if_missing=random")
+        log.warning("VGG19: RANDOM features (vgg.weights=random). The loss is not a real perceptual "
+                    "loss and the grade is not meaningful; this run only exercises the pipeline.")
     else:
         log.info("VGG19 weights: %s", module.vgg_source)
     if module.vgg_source is not None:

@@ -124,13 +124,13 @@ def _download() -> dict[str, torch.Tensor] | None:
     return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
 
 
-def load_vgg19(weights: str | None = "auto", seed: int = 0, if_missing: str = "error") -> tuple[
+def load_vgg19(weights: str | None = "auto", seed: int = 0) -> tuple[
     VGG19Features, str
 ]:
     """A frozen, eval-mode VGG19 and a word on where its weights came from.
 
     weights: "auto" (hub cache, then download), "random", or a path.
-    if_missing: "error" stops with MISSING_HELP; "random" falls back to random features.
+    Weights that cannot be found stop with MISSING_HELP.
     """
     model = VGG19Features()
     source: str
@@ -142,9 +142,7 @@ def load_vgg19(weights: str | None = "auto", seed: int = 0, if_missing: str = "e
         else:
             state, source = _download(), WEIGHTS_URL
         if state is None:
-            if if_missing != "random":
-                raise VstError(MISSING_HELP)
-            weights = "random"
+            raise VstError(MISSING_HELP)
     elif weights != "random":
         path = Path(str(weights)).expanduser()
         if not path.is_file():

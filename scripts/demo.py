@@ -1,8 +1,8 @@
 """`make demo`: train on the bundled sample clip, grade it, and say where everything went.
 
-With the ImageNet VGG19 weights in torch hub's cache it trains the default perceptual loss;
-without them (air-gapped machines, CI) it trains loss=color, which needs no pretrained
-network, and says so.
+The default loss=auto trains the perceptual loss where the ImageNet VGG19 weights are in
+torch hub's cache and loss=color (no pretrained network) where they are not (air-gapped
+machines, CI), and says which.
 """
 
 from __future__ import annotations
@@ -17,23 +17,11 @@ SAMPLE_VIDEO = ROOT / "samples" / "mountain_walk_2s.mp4"
 SAMPLE_STYLE = ROOT / "samples" / "in47_360.jpg"
 
 
-def loss_preset() -> str:
-    """perceptual when the VGG19 weights are already here, else color (no download attempted)."""
-    sys.path.insert(0, str(ROOT))
-    from vst.models.vgg import WEIGHTS_FILE, hub_cache_file, weights_available
-
-    if weights_available():
-        return "perceptual"
-    print(f"No VGG19 ImageNet weights ({WEIGHTS_FILE}) in {hub_cache_file().parent}: "
-          "using loss=color, which needs no pretrained network.", flush=True)
-    return "color"
-
-
 def main() -> int:
     run_dir = ROOT / "outputs" / "demo" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     train = [
         sys.executable, str(ROOT / "train.py"), f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}",
-        f"loss={loss_preset()}", "trainer.max_steps=120", "log.val_every=40",
+        "trainer.max_steps=120", "log.val_every=40",
         f"hydra.run.dir={run_dir}",
     ]
     print("$ python", " ".join(train[1:]), flush=True)
@@ -48,6 +36,7 @@ def main() -> int:
     print("\ndemo done:")
     print(f"  graded video {graded}")
     print(f"  checkpoint   {run_dir / 'best.ckpt'}")
+    print(f"  figures      {run_dir / 'figures.json'}   (style moved, structure kept, flicker)")
     print(f"  TensorBoard  {run_dir / 'tensorboard'}   (tensorboard --logdir {ROOT / 'outputs'})")
     return 0
 

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-TINY = ["experiment=tiny"]  # conf/experiment/tiny.yaml: 30 steps at 48 px, random VGG
+TINY = ["debug=tiny"]  # vst/conf/debug/tiny.yaml: 30 steps at 48 px, random VGG
 
 
 def compose_config(name: str, *overrides: str):

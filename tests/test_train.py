@@ -47,6 +47,18 @@ def test_run_folder_holds_both_checkpoints_and_says_where(trained):
     assert "RANDOM" in result.stderr + result.stdout  # random VGG is announced loudly
 
 
+def test_a_redirected_run_logs_plain_step_lines_on_stderr_and_no_bars(trained):
+    run_dir, result = trained
+    steps = [ln for ln in result.stderr.splitlines() if ln.startswith("training step ")]
+    assert steps and steps[-1].startswith("training step 30/30") and "train/loss" in steps[-1]
+    for stream in (result.stdout, result.stderr):
+        assert "\r" not in stream and "\x1b[" not in stream  # no bar redrawn into a log file
+        assert "Epoch" not in stream and "Validation" not in stream and "0/?" not in stream
+    assert "held-out frames: style_moved" in result.stdout  # the run's figures (figures.json)
+    figures = json.loads((run_dir / "figures.json").read_text())
+    assert set(figures) >= {"style_moved", "ssim_structure", "grade_flicker_ratio", "best_ckpt"}
+
+
 def test_checkpoint_holds_generator_and_config_not_vgg(trained):
     run_dir, _ = trained
     ckpt = torch.load(run_dir / "best.ckpt", map_location="cpu", weights_only=False)

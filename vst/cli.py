@@ -134,6 +134,7 @@ def hydra_entry(config_name: str, task: Callable[[DictConfig], Any]) -> Callable
     or found by the task, end in one line."""
     from hydra.core.hydra_config import HydraConfig
 
+    import vst.help  # noqa: F401 - the resolvers of the --help pages
     from vst.config import check_ranges, register_schemas
     from vst.runs import discard_if_failed
 

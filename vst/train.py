@@ -40,20 +40,6 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
 
-def _progress_bar():
-    from lightning.pytorch.callbacks import TQDMProgressBar
-
-    class TrainingBar(TQDMProgressBar):
-        """One bar with the losses; validation runs inside it without bars of its own."""
-
-        def init_validation_tqdm(self):
-            bar = super().init_validation_tqdm()
-            bar.disable = True
-            return bar
-
-    return TrainingBar()
-
-
 # loss settings that only the VGG terms use: loss=auto cannot fall back to loss=color with them
 VGG_ONLY = ("content_weight", "style_weight", "content_layer", "style_layers")
 
@@ -113,6 +99,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     from vst.device import resolve_accelerator, resolve_precision
     from vst.models.vgg import MIN_SIZE
     from vst.previews import PreviewImages
+    from vst.progress import StepBar
 
     video = path_setting(cfg, "video", "clip.mp4")
     style = path_setting(cfg, "style", "still.jpg")
@@ -168,7 +155,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
         val_check_interval=min(cfg.log.val_every, max_steps), check_val_every_n_epoch=None,
         num_sanity_val_steps=0, log_every_n_steps=cfg.trainer.log_every_n_steps,
         logger=logger, plugins=[AtomicCheckpointIO()],
-        callbacks=[best, last, PreviewImages(cfg.log.previews), _progress_bar()],
+        callbacks=[best, last, PreviewImages(cfg.log.previews), StepBar()],
         enable_model_summary=False, default_root_dir=run_dir,
     )
     log.info("training %d steps on %s (%s), frames %dx%d, run folder %s", max_steps,

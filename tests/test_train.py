@@ -397,3 +397,16 @@ def test_the_default_loss_falls_back_to_color_where_the_vgg_weights_are_missing(
                       "trainer.max_steps=2", "log.val_every=2")
     loss = torch.load(tmp_path / "run3" / "best.ckpt", weights_only=False)["hyper_parameters"]["loss"]
     assert loss["name"] == "perceptual" and loss["style_weight"] > 0
+
+
+def test_a_run_whose_held_out_loss_is_flat_stops_early(tmp_path, caplog):
+    """loss.lr=0: the held-out loss cannot move, so training stops after `patience` flat
+    validations; early_stop=null runs every step."""
+    with caplog.at_level("INFO", logger="vst"):
+        _train_in_process(tmp_path / "a", f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}", *TINY,
+                          "loss.lr=0", "trainer.max_steps=100", "trainer.early_stop.patience=2")
+    assert torch.load(tmp_path / "a" / "last.ckpt", weights_only=False)["global_step"] == 30  # 10, 20, 30
+    assert "stopping at step 30 of 100" in caplog.text
+    _train_in_process(tmp_path / "b", f"video={SAMPLE_VIDEO}", f"style={SAMPLE_STYLE}", *TINY,
+                      "loss.lr=0", "trainer.max_steps=40", "trainer.early_stop=null")
+    assert torch.load(tmp_path / "b" / "last.ckpt", weights_only=False)["global_step"] == 40

@@ -47,12 +47,19 @@ class DataSchema:
 
 
 @dataclass
+class EarlyStopSchema:
+    patience: int = MISSING
+    min_improvement: float = MISSING
+
+
+@dataclass
 class TrainerSchema:
     accelerator: str = MISSING
     precision: str = MISSING
     channels_last: bool = MISSING
     max_steps: int = MISSING
     log_every_n_steps: int = MISSING
+    early_stop: EarlyStopSchema | None = None
 
 
 @dataclass
@@ -178,7 +185,7 @@ MINIMUM = {
     "data.val_frames": 0, "data.batch_size": 1, "data.keyframes_per_shot": 1,
     "data.shot_threshold": 0, "log.val_every": 1, "log.previews": 0, "loss.lr": 0,
     "model.work_size": 1, "batch_size": 1, "size": 1, "crf": 0, "long_range": 1, "max_frames": 1,
-    "frames_per_shot": 1,
+    "frames_per_shot": 1, "trainer.early_stop.patience": 1, "trainer.early_stop.min_improvement": 0,
     **{f"loss.{t}_weight": 0 for t in ("content", "style", "color", "structure", "stability",
                                         "locality")},
 }

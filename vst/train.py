@@ -97,6 +97,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
 
     from vst.checkpointing import AtomicCheckpointIO, LastCheckpoint
     from vst.device import resolve_accelerator, resolve_precision
+    from vst.early_stop import StopOnPlateau
     from vst.models.vgg import MIN_SIZE
     from vst.previews import PreviewImages
     from vst.progress import StepBar
@@ -155,7 +156,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
         val_check_interval=min(cfg.log.val_every, max_steps), check_val_every_n_epoch=None,
         num_sanity_val_steps=0, log_every_n_steps=cfg.trainer.log_every_n_steps,
         logger=logger, plugins=[AtomicCheckpointIO()],
-        callbacks=[best, last, PreviewImages(cfg.log.previews), StepBar()],
+        callbacks=[best, last, PreviewImages(cfg.log.previews), StepBar(),
+                   *([StopOnPlateau(**cfg.trainer.early_stop)] if cfg.trainer.early_stop else [])],
         enable_model_summary=False, default_root_dir=run_dir,
     )
     log.info("training %d steps on %s (%s), frames %dx%d, run folder %s", max_steps,

@@ -1,61 +1,87 @@
-"""Speed on the current device at the three clip sizes users meet: training seconds per step
-(default config of loss=perceptual and of loss=color, trained at the clip's own short side;
-bf16 where native, channels_last, allocator kept) and predict frames/s with its peak memory (RSS),
-next to a plain PyAV decode + encode of the same clip (the I/O limit). Not part of
-`make test`; the finer tables are in bench_train.py and bench_predict.py.
+"""The speed targets of issue #17, measured in one run on this machine:
 
-    python scripts/bench_speed.py [--steps 3]
+1. training: wall seconds of `train.py` with the default config on each benchmark clip
+   (scripts/bench_quality.py's clips and stills), start to finish, its report included;
+2. predict: frames/s of `predict.py` next to the I/O limit (a plain PyAV decode -> RGB ->
+   libx264 medium CRF 18 + audio copy of the same clip, scripts/bench_predict.py) at 720p and
+   1080p, each clip looped to about half a minute (the shot pass and the start-up included);
+3. 4K: the 1080p clip's first shot upscaled to 3840x2160: frames/s, I/O limit and predict's
+   peak memory (max RSS).
+
+Not part of `make test`.
+
+    python scripts/bench_speed.py [--skip-training]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
-import os
-import subprocess
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+import av
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_predict import ROOT, VIDEO, io_limit_fps, loop, run  # noqa: E402
+from bench_quality import CLIPS  # noqa: E402
+
+STYLES = ROOT.parent / "shared" / "data" / "style"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def predict(ckpt: Path, video: Path, out: Path) -> tuple[float, float]:
+    """predict.py's frames/s and peak memory (MiB)."""
+    stdout, rss = run([sys.executable, "predict.py", f"ckpt={ckpt}", f"video={video}",
+                       f"output={out}", "overwrite=true"])
+    return float(re.search(r"\(([\d.]+) frames/s\)", stdout).group(1)), rss
+
+
+def upscale_4k(video: Path, frames: int, out: Path) -> Path:
+    """The first `frames` frames of `video` at 3840x2160 (x264 CRF 12: the 4K source)."""
+    with av.open(str(video)) as src, av.open(str(out), "w") as dst:
+        vin = src.streams.video[0]
+        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = 3840, 2160, "yuv420p"
+        vout.options = {"crf": "12", "preset": "ultrafast"}
+        for frame, _ in zip(src.decode(vin), range(frames), strict=False):
+            dst.mux(vout.encode(frame.reformat(3840, 2160, "yuv420p", interpolation="BICUBIC")))
+        dst.mux(vout.encode(None))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
-    bench_train, bench_predict = _load("bench_train"), _load("bench_predict")
-    video = bench_predict.VIDEO
-    if not video.is_dir():
-        sys.exit(f"shared clips not found at {video}")
+    if not VIDEO.is_dir():
+        sys.exit(f"skipped: shared clips not found at {VIDEO}")
     tmp = Path(tempfile.mkdtemp(prefix="vst-speed-"))
-    bench_predict.run([sys.executable, "train.py", f"video={video / 'mountain_walk.mp4'}",
-                       f"style={bench_predict.ROOT / 'samples' / 'in47_360.jpg'}",
-                       "vgg.weights=random", "trainer.max_steps=10", f"hydra.run.dir={tmp / 't'}"])
-    ckpt = tmp / "t" / "best.ckpt"
-    env = {**os.environ, **bench_train.MALLOC_KEEP}
-    losses = ("perceptual", "color")
-    print(f"{'clip':>8} " + " ".join(f"{'train s/step ' + loss:>24}" for loss in losses)
-          + f" {'predict fps':>12} {'peak MB':>8} {'I/O limit fps':>14}", flush=True)
-    for (name, file), short in zip(bench_predict.CLIPS.items(), (280, 720, 1080), strict=True):
-        steps = []
-        for loss in losses:  # data.size = the clip's own short side
-            out = subprocess.run([sys.executable, str(HERE / "bench_train.py"), "--steps",
-                                  str(args.steps), "--loss", loss, "--worker", f"{short},bf16,cl"],
-                                 env=env, capture_output=True, text=True, check=True)
-            steps.append(json.loads(out.stdout.strip().splitlines()[-1])["s_per_step"])
-        fps, peak_mb = bench_predict.predict_fps(ckpt, video / file, tmp / f"p_{file}")
-        io = bench_predict.io_limit_fps(video / file, tmp / f"io_{file}")
-        print(f"{name:>8} " + " ".join(f"{s:>24.2f}" for s in steps)
-              + f" {fps:>12.2f} {peak_mb:>8.0f} {io:>14.1f}", flush=True)
+    ckpt = None
+    print("training (default config, wall seconds, target <= 60)")
+    for clip, style in CLIPS if not args.skip_training else CLIPS[:1]:
+        start = time.perf_counter()
+        stdout, _ = run([sys.executable, "train.py", f"video={VIDEO / clip}", f"style={STYLES / style}",
+                         f"hydra.run.dir={tmp / Path(clip).stem}"])
+        stopped = re.search(r"stopping at step (\d+)", stdout)
+        print(f"  {Path(clip).stem:<30} {time.perf_counter() - start:6.1f} s "
+              f"({'stopped at step ' + stopped.group(1) if stopped else 'every step'})", flush=True)
+        ckpt = ckpt or tmp / Path(clip).stem / "best.ckpt"
+    print("predict (frames/s; target >= 0.70 of the I/O limit)")
+    for name, clip, times in (("720p", "bigbuckbunny_720p_aac51.mp4", 7),
+                              ("1080p", "kenburns_1080p_3shots_audio.mp4", 3)):
+        video = loop(VIDEO / clip, times, tmp / f"{name}_x{times}.mp4")
+        frames = av.open(str(video)).streams.video[0].frames
+        io = io_limit_fps(video, tmp / f"io_{name}.mp4")
+        fps, rss = predict(ckpt, video, tmp / f"out_{name}.mp4")
+        print(f"  {name:>5} ({frames} frames): I/O limit {io:5.1f}, predict {fps:5.1f} "
+              f"= {fps / io:.2f} of it, peak {rss:.0f} MiB", flush=True)
+    video = upscale_4k(VIDEO / "kenburns_1080p_3shots_audio.mp4", 96, tmp / "4k.mp4")
+    io = io_limit_fps(video, tmp / "io_4k.mp4")
+    fps, rss = predict(ckpt, video, tmp / "out_4k.mp4")
+    print(f"    4K (96 frames): I/O limit {io:5.1f}, predict {fps:5.1f} = {fps / io:.2f} of it, "
+          f"peak {rss:.0f} MiB (target < 3072)", flush=True)
 
 
 if __name__ == "__main__":

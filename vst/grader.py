@@ -19,13 +19,16 @@ class Grader:
 
     def __init__(self, ckpt: Path, accelerator: str = "auto", precision: str = "auto",
                  channels_last: bool = True, work_size: int | str | None = "auto",
-                 size: int | None = None):
+                 size: int | None = None, compiled: bool = False):
         """The settings of predict.yaml: work_size "auto" = the size the network trained at;
-        size: the short side frames are graded at (None = as they come)."""
+        size: the short side frames are graded at (None = as they come). compiled: 8-bit frames
+        take the compiled full-resolution pass (vst/models/full_res.py; worth its start-up
+        time on a long clip)."""
         import torch
 
         from vst.checkpoint import load_generator
         from vst.device import resolve_accelerator, resolve_precision
+        from vst.models.full_res import FullResPass
 
         self.torch = torch
         self.device = torch.device(resolve_accelerator(accelerator))
@@ -35,6 +38,7 @@ class Grader:
         self.size = size
         generator, meta = load_generator(ckpt)
         self.generator = generator.to(self.device, memory_format=self.layout)
+        self.full_res = FullResPass(compiled)
         self.work_size = work_size
         if work_size == "auto":  # the size the network trained at (older checkpoints: data.size)
             self.work_size = generator.work_size or meta.get("train_size")
@@ -54,11 +58,21 @@ class Grader:
         stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
         boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
         bars and blank frames pass through; None = each frame's own."""
+        from vst.picture import keep_bars, picture_boxes
+
         torch = self.torch
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype or
-                                                    torch.float32, enabled=self.dtype is not None):
-            y = self.generator(self.prepare(frames), self.work_size, stats, boxes)
-            return from_float(y, frames.dtype)
+        with torch.inference_mode():
+            x = self.prepare(frames)
+            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
+                                enabled=self.dtype is not None):
+                if frames.dtype != np.uint8 or self.size is not None:  # deep or resized frames
+                    return from_float(self.generator(x, self.work_size, stats, boxes), frames.dtype)
+                coarse = self.generator.field(x, self.work_size, stats, upsample=False)
+            codes = torch.from_numpy(frames).to(self.device)
+            graded = self.full_res(codes, coarse)
+            boxes = picture_boxes(x) if boxes is None else boxes
+            nchw = keep_bars(graded.permute(0, 3, 1, 2), codes.permute(0, 3, 1, 2), boxes)
+            return nchw.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
     def one_shot_stats(self, frames: np.ndarray):
         """`__call__`'s stats for frames that are all one shot: their mean, for each of them."""

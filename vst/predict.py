@@ -110,6 +110,17 @@ def grade(cfg: DictConfig, source, grader: Grader, out: Path) -> int:
     return writer.frames
 
 
+# Compiling the full-resolution pass costs ~20 s the first time on a machine (then seconds: the
+# compiled code is cached) and saves ~30 ms a 720p frame on 2 CPU cores: worth it from about
+# this many frames x pixels on.
+COMPILE_FROM_MEGAPIXELS = 300
+
+
+def worth_compiling(source) -> bool:
+    info = getattr(source, "info", None)
+    return info is not None and source.frames_hint * info.width * info.height >= COMPILE_FROM_MEGAPIXELS * 1e6
+
+
 def predict(cfg: DictConfig) -> Path:
     """Grade cfg.video with cfg.ckpt; returns the output path."""
     from vst.io import open_frames
@@ -117,7 +128,8 @@ def predict(cfg: DictConfig) -> Path:
     ckpt = path_setting(cfg, "ckpt", "outputs/.../best.ckpt")
     source = open_frames(path_setting(cfg, "video", "clip.mp4"), "video")
     out = resolve_output(cfg, ckpt, source)
-    grader = Grader(ckpt, cfg.accelerator, cfg.precision, cfg.channels_last, cfg.work_size, cfg.size)
+    grader = Grader(ckpt, cfg.accelerator, cfg.precision, cfg.channels_last, cfg.work_size, cfg.size,
+                    compiled=worth_compiling(source) and cfg.grade == "network")
     start = time.perf_counter()
     n = grade(cfg, source, grader, out)
     seconds = time.perf_counter() - start

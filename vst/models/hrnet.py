@@ -176,10 +176,11 @@ class HRNet(nn.Module):
         return keep_bars(graded, x, picture_boxes(x) if boxes is None else boxes)
 
     def field(self, x: torch.Tensor, work_size: int | None | str = "model",
-              stats: torch.Tensor | None = None) -> torch.Tensor:
+              stats: torch.Tensor | None = None, upsample: bool = True) -> torch.Tensor:
         """The grade as a field: each pixel's colour transform (Nx12xHxW float32: A - I row by row,
         b): the Monge grade in `stats`, plus the global head's correction chosen by the colour
-        statistics in `stats`, plus a local one from the convolutional network."""
+        statistics in `stats`, plus a local one from the convolutional network. upsample=False:
+        at the working size (vst/models/full_res.py upsamples it where it applies it)."""
         h, w = x.shape[-2:]
         small = self._working(x, work_size)
         stats = self.frame_stats(small, None) if stats is None else stats.to(small.device)
@@ -187,7 +188,7 @@ class HRNet(nn.Module):
         coeffs = self._padded_delta(small).float().contiguous()
         stats = stats.float()
         coeffs = coeffs + (self.global_head(stats[:, :_STATS]).float() + stats[:, _STATS:])[..., None, None]
-        if small is not x:
+        if small is not x and upsample:
             coeffs = F.interpolate(coeffs, size=(h, w), mode="bilinear", align_corners=False)
         return coeffs
 

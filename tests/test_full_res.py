@@ -1,0 +1,65 @@
+"""The compiled full-resolution pass grades real frames as the plain pass does (within 1 code
+value), and the plain pass as the generator itself does."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers import ROOT, sample_frame_and_style
+
+
+def _checkpoint(path):
+    """A generator with a style (a global grade) and a local field that varies across the frame."""
+    from vst.checkpoint import GRADE_FORMAT
+    from vst.models.hrnet import HRNet
+
+    torch.manual_seed(0)
+    net = HRNet()
+    _, style = sample_frame_and_style()
+    net.set_style(style)
+    with torch.no_grad():
+        for p in net.to_coeffs.parameters():
+            p.normal_(0, 0.05)
+    state = {f"generator.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64,
+                                             "grade_format": GRADE_FORMAT}}, path)
+    return path
+
+
+def _frames(n: int = 3) -> np.ndarray:
+    with av.open(str(ROOT / "samples" / "mountain_walk_2s.mp4")) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f, _ in zip(c.decode(video=0), range(n),
+                                                                       strict=False)])
+
+
+@pytest.mark.slow
+def test_the_compiled_pass_matches_the_plain_one_within_one_code_value(tmp_path):
+    from vst.grader import Grader
+
+    ckpt = _checkpoint(tmp_path / "g.ckpt")
+    frames = _frames()
+    plain = Grader(ckpt, accelerator="cpu", compiled=False)(frames)
+    compiled_grader = Grader(ckpt, accelerator="cpu", compiled=True)
+    fast = compiled_grader(frames)
+    assert compiled_grader.full_res.compiled, "the compiled pass fell back to the plain one"
+    assert fast.shape == frames.shape and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - plain).max() <= 1
+    assert np.abs(plain.astype(int) - frames).mean() > 3  # a real grade, not the identity
+    field = compiled_grader.generator.field(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255,
+                                            upsample=False)
+    assert field[:, :9].std(dim=(2, 3)).mean() > 1e-3  # that varies across the frame
+
+
+def test_the_plain_pass_is_the_generator_itself(tmp_path):
+    from vst.grader import Grader
+    from vst.io.frames import from_float, to_float
+
+    ckpt = _checkpoint(tmp_path / "g.ckpt")
+    frames = _frames(2)
+    grader = Grader(ckpt, accelerator="cpu", precision="32-true", compiled=False)
+    with torch.inference_mode():
+        reference = from_float(grader.generator(to_float(frames), grader.work_size), np.uint8)
+    assert np.abs(grader(frames).astype(int) - reference).max() <= 1

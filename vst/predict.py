@@ -110,9 +110,9 @@ def grade(cfg: DictConfig, source, grader: Grader, out: Path) -> int:
     return writer.frames
 
 
-# Compiling the full-resolution pass costs ~20 s the first time on a machine (then seconds: the
-# compiled code is cached) and saves ~30 ms a 720p frame on 2 CPU cores: worth it from about
-# this many frames x pixels on.
+# Compiling the full-resolution pass costs ~20 s the first time on a machine (then about a
+# second: the compiled code is cached) and grading a 720p frame then takes 32 ms instead of 70
+# on 2 CPU cores: worth it from about this many frames x pixels on.
 COMPILE_FROM_MEGAPIXELS = 300
 
 

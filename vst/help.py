@@ -70,12 +70,12 @@ def _settings(path: Path, prefix: str) -> list[tuple[str, str, list[str]]]:
         first = False
         above, last_indent = [], indent
         dotted = ".".join([prefix, *(k for _, k in stack), name]).strip(".")
-        if not value:  # a mapping: its keys follow
+        if not value:  # a mapping: its keys follow; listed itself only where it says something
             stack.append((indent, name))
-            rows.append(("", "", []))  # nothing to list; stops comments attaching to the key above
+            rows.append((dotted if meaning else "", "", meaning))
             continue
         rows.append((dotted, value, meaning))
-    return [r for r in rows if r[0]]
+    return [r for r in rows if r[0]]  # (a mapping's default is "": its keys give theirs)
 
 
 def settings_help(config_name: str) -> str:
@@ -104,10 +104,9 @@ def settings_help(config_name: str) -> str:
     lines = []
     for key in ordered:
         value, meaning = rows[key]
-        head = f"  {key}={value}"
+        head = f"  {key}={value}" if value else f"  {key}"  # a mapping: its keys follow
         text = meaning or [""]
-        pad = " " * (WIDTH - len(head)) if len(head) < WIDTH else "\n" + " " * WIDTH
-        lines.append(f"{head}{pad}{text[0]}".rstrip())
+        lines.append(f"{head:<{WIDTH - 2}}  {text[0]}".rstrip())
         lines += [" " * WIDTH + t for t in text[1:]]
     return "\n".join(lines)
 

@@ -111,9 +111,10 @@ def grade(cfg: DictConfig, source, grader: Grader, out: Path) -> int:
 
 
 # Compiling the full-resolution pass costs ~20 s the first time on a machine (then about a
-# second: the compiled code is cached) and grading a 720p frame then takes 32 ms instead of 70
-# on 2 CPU cores: worth it from about this many frames x pixels on.
-COMPILE_FROM_MEGAPIXELS = 300
+# second: the compiled code is cached). Grading a 720p frame then takes 32 ms instead of 70 on
+# 2 CPU cores, but a whole predict there gains only ~5% (x264 and the shot pass hold the
+# cores): worth it on long clips only, from about this many frames x pixels on.
+COMPILE_FROM_MEGAPIXELS = 2000
 
 
 def worth_compiling(source) -> bool:

@@ -1,7 +1,7 @@
 """LUT export and grade=lut on the benchmark clips (issue #15's figures).
 
-For each clip of scripts/bench_quality.py: train the default grade (loss=color where the
-ImageNet weights are absent, as bench_quality does), export its LUTs (python -m vst.lut) and
+For each clip of scripts/bench_quality.py: train the default grade (loss=auto: loss=color where
+the ImageNet weights are absent), export its LUTs (python -m vst.lut) and
 print each LUT's fit error against the network's render (PSNR dB, mean CIEDE2000). Then
 predict frames/s at 720p and 1080p with grade=network and grade=lut, next to the I/O limit
 (scripts/bench_predict.py: decode -> RGB -> libx264 medium CRF 18 + audio copy). Writes
@@ -27,13 +27,6 @@ SHARED = ROOT.parent / "shared" / "data"
 SPEED = {"720p": "bigbuckbunny_720p_aac51.mp4", "1080p": "kenburns_1080p_3shots_audio.mp4"}
 
 
-def weights_available() -> bool:
-    sys.path.insert(0, str(ROOT))
-    from vst.models.vgg import hub_cache_file
-
-    return hub_cache_file().is_file()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="experiment=quick training")
@@ -42,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (SHARED / "video").is_dir():
         sys.exit(f"skipped: {SHARED / 'video'} not found (the shared benchmark data)")
-    overrides = ([] if weights_available() else ["loss=color"]) + (["experiment=quick"] if args.quick else [])
+    overrides = ["experiment=quick"] if args.quick else []  # loss=auto: color where the VGG weights are not
     work = Path(tempfile.mkdtemp(prefix="vst-lut-"))
     rows = ["| clip | shot | frames | PSNR dB | mean dE2000 |", "|---|---|---|---|---|"]
     ckpts = {}
@@ -68,7 +61,7 @@ def main() -> None:
         speed.append(f"| {label} ({clip}) | {limit:.1f} | {network:.1f} | {lut:.1f} |")
         print(speed[-1], flush=True)
     text = ("# LUT export (scripts/bench_lut.py)\n\nEach LUT's fit to the network's render of frames "
-            f"of its shot (33^3; {' '.join(overrides) or 'default config'}):\n\n" + "\n".join(rows)
+            f"of its shot (33^3; {' '.join(overrides) or 'default config, loss=auto'}):\n\n" + "\n".join(rows)
             + f"\n\nPredict frames/s (checkpoint of {next(iter(ckpts))}; frames/s over the whole "
             "run, the LUT fit included):\n\n" + "\n".join(speed) + "\n")
     args.docs.mkdir(exist_ok=True)

@@ -9,6 +9,14 @@ import cv2  # noqa: F401 - before any test imports decord, whose bundled zlib br
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def never_download(monkeypatch):
+    """No test downloads the 548 MB VGG19 weights: one that tries fails, saying so."""
+    from vst.models import vgg
+
+    monkeypatch.setattr(vgg, "_download", lambda: pytest.fail("a test tried to download VGG19 weights"))
+
+
 @pytest.fixture
 def full_disk(tmp_path):
     """A folder on a 1 MiB tmpfs: writing more than that fails with ENOSPC, as on a full disk."""

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_]\w*):(?:\s+(?P<value>[^#]*?))?\s*"
                  r"(?:#\s?(?P<note>.*))?$")
 COMMENT = re.compile(r"^(?P<indent>\s*)#\s?(?P<note>.*)$")
-SKIPPED = ("defaults", "hydra", "_target_", "# @package")
+SKIPPED = ("defaults", "hydra")  # top-level blocks that are not settings
 WIDTH = 36
 
 
@@ -62,7 +62,7 @@ def _settings(path: Path, prefix: str) -> list[tuple[str, str, list[str]]]:
         while stack and stack[-1][0] >= indent:
             stack.pop()
         name = key.group("key")
-        if indent == 0 and name in SKIPPED or name == "_target_":
+        if (indent == 0 and name in SKIPPED) or name == "_target_":
             skipping, above = indent, []
             continue
         value, note = (key.group("value") or "").strip(), key.group("note")
@@ -88,12 +88,12 @@ def settings_help(config_name: str) -> str:
     def add(path: Path, prefix: str, group: str) -> None:
         text = path.read_text()
         for sub_group, option in _defaults(text):
-            if option in ("null", "") or sub_group == "":
-                # a file of the same group it extends (loss/auto -> loss/perceptual)
-                if sub_group == "" and option not in ("null", ""):
-                    add(conf / group / f"{option}.yaml", prefix, group)
+            if option in ("null", ""):
                 continue
-            add(conf / sub_group / f"{option}.yaml", sub_group, sub_group)
+            if sub_group:
+                add(conf / sub_group / f"{option}.yaml", sub_group, sub_group)
+            else:  # another file of the same group, which this one extends (loss/auto -> perceptual)
+                add(conf / group / f"{option}.yaml", prefix, group)
         for key, value, meaning in _settings(path, prefix):
             old = rows.get(key)
             rows[key] = (value, meaning or (old[1] if old else []))

@@ -25,26 +25,17 @@ FIGURES = ("style_moved", "ssim_structure", "grade_flicker_ratio")
 FLICKER_FRAMES = 8  # consecutive frames for grade_flicker_ratio
 
 
-def _graded(grader, frames: torch.Tensor, one_shot: bool) -> np.ndarray:
-    """Nx3xHxW float frames -> NxHxWx3 float32 graded, at their size."""
-    from vst.io.frames import from_float
-
-    codes = from_float(frames, np.uint8)
-    graded = grader(codes, grader.one_shot_stats(codes) if one_shot else None)
-    return graded.astype(np.float32) / 255
-
-
-def _hwc(frames: torch.Tensor) -> np.ndarray:
-    from vst.io.frames import from_float
-
-    return from_float(frames, np.uint8).astype(np.float32) / 255  # as the grader sees them
+def _floats(codes: np.ndarray) -> np.ndarray:
+    return codes.astype(np.float32) / 255  # what vst.metrics reads
 
 
 def _style_and_structure(inputs: np.ndarray, outputs: np.ndarray, style: torch.Tensor) -> dict:
+    """style_moved and ssim_structure of uint8 frames graded, against the style still."""
     from vst.metrics.color import LabStats, gaussian_w2
     from vst.metrics.structure import ssim_luma
     from vst.picture import picture_of
 
+    inputs, outputs = _floats(inputs), _floats(outputs)
     lab_in, lab_out = LabStats(), LabStats()
     for a, b in zip(inputs, outputs, strict=True):
         picture = picture_of(a)
@@ -58,7 +49,7 @@ def _style_and_structure(inputs: np.ndarray, outputs: np.ndarray, style: torch.T
 
 
 def _grade_flicker(inputs: np.ndarray, outputs: np.ndarray, style: str) -> float:
-    """`vst evaluate`'s grade_flicker_ratio of these consecutive frames (written as PNG folders)."""
+    """`vst evaluate`'s grade_flicker_ratio of these consecutive uint8 frames (as PNG folders)."""
     from vst.evaluate import evaluate
     from vst.io.image import write_image
 
@@ -66,7 +57,7 @@ def _grade_flicker(inputs: np.ndarray, outputs: np.ndarray, style: str) -> float
         for name, frames in (("in", inputs), ("out", outputs)):
             (Path(tmp) / name).mkdir()
             for i, f in enumerate(frames):
-                write_image(np.round(f * 255).astype(np.uint8), Path(tmp) / name / f"{i:04d}.png")
+                write_image(f, Path(tmp) / name / f"{i:04d}.png")
         figures, _ = evaluate(str(Path(tmp) / "in"), str(Path(tmp) / "out"), style, size=None,
                               long_range=min(4, len(frames) - 1), quiet=True)
     return float(figures["grade_flicker_ratio"])
@@ -77,26 +68,24 @@ def report_run(ckpt: Path, data, run_dir: Path, train_seconds: float) -> dict:
     `figures.json` and `strip.jpg` (and `strip_input.jpg`, the same frames ungraded) into
     `run_dir`. Returns the figures."""
     from vst.grader import Grader
-    from vst.io.frames import open_frames
+    from vst.io.frames import from_float, open_frames
     from vst.io.image import resize_short_side, save_image
 
     grader = Grader(ckpt, work_size="auto")
-    shown = torch.cat([data.keyframes[:1], data.val])  # the same frames in every run of a sweep
-    inputs, outputs = _hwc(shown), _graded(grader, shown, one_shot=False)
+    # the same frames in every run of a sweep, as 8-bit frames like predict's
+    inputs = from_float(torch.cat([data.keyframes[:1], data.val]), np.uint8)
+    outputs = grader(inputs)
     figures = _style_and_structure(inputs[1:] if len(inputs) > 1 else inputs,
                                    outputs[1:] if len(outputs) > 1 else outputs, data.style)
     start, end = max(data.shots, key=lambda s: s[1] - s[0])
     if end - start >= 3:  # a run of consecutive frames from the middle of the longest shot
         first = max(start, (start + end) // 2 - FLICKER_FRAMES // 2)
-        source = open_frames(data.video, "video")
-        clip = torch.cat([resize_short_side(source.read([i]), data.size)
-                          for i in range(first, min(end, first + FLICKER_FRAMES))])
-        figures["grade_flicker_ratio"] = _grade_flicker(_hwc(clip), _graded(grader, clip, True),
-                                                        data.style_path)
+        frames = open_frames(data.video, "video").read(list(range(first, min(end, first + FLICKER_FRAMES))))
+        clip = from_float(resize_short_side(frames, data.size), np.uint8)
+        graded = grader(clip, grader.one_shot_stats(clip))  # one shot: one transform, as predict's
+        figures["grade_flicker_ratio"] = _grade_flicker(clip, graded, data.style_path)
     figures.update(train_seconds=round(train_seconds, 1), best_ckpt=str(ckpt))
     (run_dir / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")
-    for name, frames in (("strip.jpg", outputs), ("strip_input.jpg", inputs)):
-        save_image(np.round(np.concatenate(list(frames), 1) * 255).astype(np.uint8),
-                   run_dir / name, overwrite=True)
+    for name, strip in (("strip.jpg", outputs), ("strip_input.jpg", inputs)):
+        save_image(np.concatenate(list(strip), 1), run_dir / name, overwrite=True)
     return figures
-

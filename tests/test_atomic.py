@@ -136,3 +136,20 @@ def test_a_failed_folder_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
         (tmp / "new.png").write_bytes(b"new")
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "old.png"]
     assert _leftovers(tmp_path) == []
+
+
+def test_the_temporaries_a_killed_writer_left_are_removed_by_the_next(tmp_path):
+    """SIGKILL runs no cleanup: the next write of the same target removes that target's stale
+    temporaries, and only those (not another target's, not a folder, not a link)."""
+    stale = tmp_path / ".out.k3j4h5g6.partial.mp4"
+    others = [tmp_path / ".out.b.k3j4h5g6.partial.mp4",   # out.b.mp4's
+              tmp_path / ".out.k3j4h5g6.partial.mkv",     # out.mkv's
+              tmp_path / ".out.x.partial.mp4"]            # not a name vst makes
+    for path in [stale, *others]:
+        path.write_bytes(b"half a file")
+    (tmp_path / ".out.abcdefgh.partial.mp4").symlink_to(others[0])
+    with atomic_file(tmp_path / "out.mp4") as tmp:
+        tmp.write_bytes(b"whole")
+        assert not stale.exists()
+    assert (tmp_path / "out.mp4").read_bytes() == b"whole"
+    assert all(p.exists() for p in others) and (tmp_path / ".out.abcdefgh.partial.mp4").is_symlink()

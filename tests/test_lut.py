@@ -84,7 +84,8 @@ def test_the_reported_psnr_is_what_the_lut_scores_against_the_network(monge_ckpt
     (entry,) = report["luts"]
     lut = read_cube(tmp_path / "luts" / entry["file"])
     source, grader = open_frames(SAMPLE), Grader(monge_ckpt)
-    stats, boxes, shots = grader.shot_stats(source, 8)
+    found = grader.shot_stats(source, 8)
+    stats, boxes, shots = found.stats, found.boxes, found.shots
     errors = []
     for i in shot_keyframes(shots, 8):
         rgb = source.read_rgb8([i])

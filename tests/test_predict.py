@@ -179,7 +179,9 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         predict_module.predict(cfg)
     assert len(calls) == 3
-    assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
+    # neither the output nor a temporary file: the work folder alone, to resume from
+    assert [p.name for p in tmp_path.iterdir()] == [".out.mp4.vst-work"]
+    assert not list((tmp_path / ".out.mp4.vst-work").glob(".*partial*"))
 
 
 def test_a_file_missing_frames_never_takes_the_output_name(identity_ckpt, tmp_path, monkeypatch):
@@ -196,36 +198,8 @@ def test_a_file_missing_frames_never_takes_the_output_name(identity_ckpt, tmp_pa
     cfg.video = str(ROOT / "samples" / "mountain_walk_2s.mp4")
     with pytest.raises(VstError, match="holds 49 of the 50 frames"):
         predict_module.predict(cfg)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_frames_the_shot_pass_did_not_see_get_their_own_statistics(identity_ckpt, tmp_path,
-                                                                    monkeypatch, caplog):
-    """Should the grading pass decode more frames than the shot pass counted, those frames are
-    graded by their own colour statistics, and the log says so (never a silent mismatch)."""
-    from vst import predict as predict_module
-
-    original_stats, original_call = predict_module.Grader.shot_stats, predict_module.Grader.__call__
-    given = []
-
-    def fewer(self, source, batch):
-        stats, boxes, shots = original_stats(self, source, batch)
-        return stats[:21], boxes[:21], shots
-
-    def recording(self, frames, stats=None, boxes=None):
-        given.append(stats is not None and boxes is not None)
-        return original_call(self, frames, stats, boxes)
-
-    monkeypatch.setattr(predict_module.Grader, "shot_stats", fewer)
-    monkeypatch.setattr(predict_module.Grader, "__call__", recording)
-    cfg = compose_config("predict")
-    cfg.ckpt, cfg.output = str(identity_ckpt), str(tmp_path / "out.mp4")
-    cfg.video, cfg.batch_size = str(ROOT / "samples" / "mountain_walk_2s.mp4"), 2
-    with caplog.at_level("WARNING", logger="vst"):
-        predict_module.predict(cfg)
-    assert given == [True] * 10 + [False] * 15  # batches of 2: frames 0-19 have shot rows
-    assert "frames from 21 on were not seen by the shot pass" in caplog.text
-    assert _probe(tmp_path / "out.mp4")["frames"] == 50
+    assert [p.name for p in tmp_path.iterdir()] == [".out.mp4.vst-work"]  # no output, no temporary
+    assert not list((tmp_path / ".out.mp4.vst-work").glob("*chunk*"))
 
 
 def test_any_damaged_checkpoint_is_a_clear_error(identity_ckpt, tmp_path):
@@ -380,13 +354,15 @@ def test_sigterm_leaves_no_file_behind(ckpt, tmp_path):
                              f"output={out}"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob(".*partial*")):
-        time.sleep(0.2)  # wait until it is writing
-    assert list(tmp_path.glob(".*partial*")), "predict never started writing"
+    while time.time() < deadline and not list(tmp_path.glob(".kb.mp4.vst-work/.*partial*")):
+        time.sleep(0.2)  # wait until it is writing a chunk
+    assert list(tmp_path.glob(".kb.mp4.vst-work/.*partial*")), "predict never started writing"
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-2000:]
-    assert list(tmp_path.iterdir()) == []
+    assert "the same command resumes from there" in stdout + stderr
+    assert [p.name for p in tmp_path.iterdir()] == [".kb.mp4.vst-work"]  # the work folder alone
+    assert not list((tmp_path / ".kb.mp4.vst-work").glob(".*partial*"))
 
 
 @pytest.mark.parametrize("name, stamps, time_base, codec, pix_fmt", [
@@ -527,4 +503,6 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(identity_ckpt, full_disk):
     result = run_cli("predict.py", f"ckpt={identity_ckpt}",
                      f"video={shared_file('video/mountain_walk.mp4')}", f"output={out}", "crf=0")
     assert_user_error(result, "out.mp4", "no space left")
-    assert list(full_disk.iterdir()) == []
+    # no output, no temporary; the work folder at most (what was graded, kept for a re-run)
+    assert [p.name for p in full_disk.iterdir()] in ([], [".out.mp4.vst-work"])
+    assert not list(full_disk.glob(".out.mp4.vst-work/.*partial*"))

@@ -140,9 +140,18 @@ class GraderSchema:
 
 
 @dataclass
+class EngineSchema:
+    name: str = MISSING
+    address: str | None = None
+
+
+@dataclass
 class PredictSchema(GraderSchema):
     grade: str = MISSING  # network | lut
     size: int | None = MISSING
+    chunk_seconds: float = MISSING
+    workers: int = MISSING
+    engine: EngineSchema = MISSING
     codec: str = MISSING
     bit_depth: Any = MISSING  # auto | 8 | 10
     crf: int = MISSING
@@ -185,7 +194,8 @@ MINIMUM = {
     "data.val_frames": 0, "data.batch_size": 1, "data.keyframes_per_shot": 1,
     "data.shot_threshold": 0, "log.val_every": 1, "log.previews": 0, "loss.lr": 0,
     "model.work_size": 1, "batch_size": 1, "size": 1, "crf": 0, "long_range": 1, "max_frames": 1,
-    "frames_per_shot": 1, "trainer.early_stop.patience": 1, "trainer.early_stop.min_improvement": 0,
+    "frames_per_shot": 1, "workers": 1, "chunk_seconds": 0.1,
+    "trainer.early_stop.patience": 1, "trainer.early_stop.min_improvement": 0,
     **{f"loss.{t}_weight": 0 for t in ("content", "style", "color", "structure", "stability",
                                         "locality")},
 }

@@ -5,7 +5,9 @@ source); and the per-shot statistics that make its global transform one fixed gr
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,26 +82,27 @@ class Grader:
             stats = self.generator.frame_stats(self.prepare(frames), self.work_size)
             return stats.mean(0, keepdim=True).expand_as(stats)
 
-    def shot_stats(self, source, batch: int):
+    def shot_stats(self, source, batch: int) -> ShotPass:
         """Per frame of a video, what its grade is chosen by: its shot's mean colour statistics
         (PySceneDetect finds the cuts), so the global part of the grade is one fixed transform
         per shot and cannot drift with what moves through the frame; and its shot's picture
         (vst/picture.py: inside the bars of every frame of the shot; a blank frame has none).
-        Blank frames do not count in their shot's mean. Returns (stats, boxes, shots)."""
+        Blank frames do not count in their shot's mean."""
         from tqdm import tqdm
 
         from vst.picture import picture_boxes, union_box
         from vst.shots import detect_shots
 
         torch = self.torch
-        rows, boxes = [], []
+        rows, boxes, pts = [], [], []
         with torch.inference_mode(), tqdm(total=source.frames_hint or None, unit="frame",
                                           desc="finding shots", dynamic_ncols=True) as bar:
-            def add(rgbs):
-                x = self.prepare(rgbs)
+            def add(read):
+                x = self.prepare(read.frames)
                 rows.append(self.generator.frame_stats(x, self.work_size).cpu())
                 boxes.append(picture_boxes(x))
-                bar.update(len(rgbs))
+                pts.extend(read.pts)
+                bar.update(len(read.frames))
 
             shots = detect_shots(source, batch=batch, on_batch=add)
         stats, boxes = torch.cat(rows), torch.cat(boxes)
@@ -108,4 +111,16 @@ class Grader:
             seen = shown[start:end]
             stats[start:end] = stats[start:end][seen if seen.any() else slice(None)].mean(0)
             boxes[start:end] = union_box(boxes[start:end]) * seen[:, None]
-        return stats, boxes, shots
+        return ShotPass(stats, boxes, shots, pts, exact_times=not getattr(source, "pts_repaired", True))
+
+
+@dataclass
+class ShotPass:
+    """What one pass over a whole video found: per frame, the statistics its grade is chosen
+    by, its picture box, its pts; and the shots."""
+
+    stats: Any                     # torch.Tensor, frames x 26
+    boxes: Any                     # torch.Tensor, frames x 4
+    shots: list[tuple[int, int]]   # [start, end) frame ranges
+    pts: list[int]
+    exact_times: bool              # every pts is the file's own: a frame can be found by its pts

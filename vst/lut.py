@@ -52,10 +52,11 @@ def _errors(lut: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tupl
     return psnr, float(np.mean(deltaE_ciede2000(rgb2lab(y), rgb2lab(z))))
 
 
-def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2,
+def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2, shot_pass=None,
              ) -> tuple[list[FittedLut], FittedLut]:
     """One LUT per shot of `source` (a still or a folder is one shot) and one for all of it,
-    fitted to `grader`'s render of `per_shot` frames spread over each shot."""
+    fitted to `grader`'s render of `per_shot` frames spread over each shot (a video's shots
+    as `shot_pass` found them, or as a pass made here finds them)."""
     from tqdm import tqdm
 
     from vst.io.frames import from_float
@@ -64,7 +65,8 @@ def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2,
 
     stats = boxes = None
     if source.kind == "video":
-        stats, boxes, shots = grader.shot_stats(source, batch)
+        found = shot_pass or grader.shot_stats(source, batch)
+        stats, boxes, shots = found.stats, found.boxes, found.shots
     else:
         shots = [(0, len(source))]
     pairs: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in shots]
@@ -90,26 +92,31 @@ def fit_luts(source, grader, size: int = 33, per_shot: int = 8, batch: int = 2,
     return shot_luts, FittedLut(lut, 0, shots[-1][1] - 1, *_errors(lut, every))
 
 
+def predict_luts(source, grader, shot_pass, batch: int = 2) -> list[np.ndarray]:
+    """predict's grade=lut: the LUT of each shot `shot_pass` found, then the whole clip's."""
+    shot_luts, whole = fit_luts(source, grader, LUT_SIZE, FRAMES_PER_SHOT, batch, shot_pass)
+    log.info("grade=lut: %d shot%s, each graded by its %d^3 LUT (fit to the network: PSNR "
+             "%.1f dB at worst, mean dE2000 %.2f at worst)", len(shot_luts),
+             "" if len(shot_luts) == 1 else "s", LUT_SIZE, min(f.psnr for f in shot_luts),
+             max(f.delta_e for f in shot_luts))
+    return [f.lut for f in shot_luts] + [whole.lut]
+
+
 class LutRender:
     """predict's grade=lut: frames, index of the first -> frames graded by their shot's LUT
-    (`fit_luts`), on the grader's device. A fixed LUT per shot cannot flicker or place colour
-    by position; frames past the shot pass (if a decode finds more) take the whole clip's."""
+    (`predict_luts`: one per shot, then the whole clip's), on the grader's device. A fixed LUT
+    per shot cannot flicker or place colour by position."""
 
-    def __init__(self, source, grader, batch: int = 2):
+    def __init__(self, luts: list[np.ndarray], shots: list[tuple[int, int]], grader):
         from vst.metrics.lut import dense_table8, lut_table
 
-        shot_luts, whole = fit_luts(source, grader, LUT_SIZE, FRAMES_PER_SHOT, batch)
         self.grader = grader
-        self.tables = [lut_table(f.lut, grader.device) for f in shot_luts]
-        self.whole = lut_table(whole.lut, grader.device)
-        self.ends = [f.last_frame + 1 for f in shot_luts]
+        self.tables = [lut_table(lut, grader.device) for lut in luts[:-1]]
+        self.whole = lut_table(luts[-1], grader.device)
+        self.ends = [end for _, end in shots]
         # 8-bit frames graded as they come: one gather in the LUT at every 8-bit colour (48 MB,
         # built when its shot starts; only the current one is kept)
         self._dense = functools.lru_cache(maxsize=1)(dense_table8)
-        log.info("grade=lut: %d shot%s, each graded by its %d^3 LUT (fit to the network: PSNR "
-                 "%.1f dB at worst, mean dE2000 %.2f at worst)", len(shot_luts),
-                 "" if len(shot_luts) == 1 else "s", LUT_SIZE, min(f.psnr for f in shot_luts),
-                 max(f.delta_e for f in shot_luts))
 
     def _table(self, frame: int):
         shot = bisect.bisect_right(self.ends, frame)

@@ -2,7 +2,7 @@
 thread by bounded queues, so that decoding, grading and encoding overlap and memory stays flat
 whatever the clip length.
 
-    read (Stage, a thread) -> work on the main thread -> encode (Sink, a thread)
+    read (Stage, a thread) -> grade on the main thread -> encode (Sink, a thread)
 
 One error hand-off: an exception in either thread is kept and raised again in the main thread
 (by `Stage.items` once the queue is drained, by `Sink.put` / `Sink.finish`), so the caller's
@@ -75,3 +75,51 @@ class Sink(threading.Thread):
         self.join()
         if self.error is not None:
             raise self.error
+
+
+def grade_stream(batches, render: Callable, source, target, size: int | None, encoding,
+                 first: int = 0, expected_pts: list[int] | None = None,
+                 on_frames: Callable[[int], None] | None = None, audio: bool = True,
+                 overwrite: bool = False) -> int:
+    """read -> grade -> write: every FrameBatch of `batches` (frames `first`, `first` + 1, ...
+    of `source`) through `render(frames, index of the first)` into the graded copy at `target`
+    (vst.io.output: a temporary renamed when complete); returns the frames written.
+    expected_pts: the times these frames were found at before (a chunk of a planned video):
+    any other frame is an error, never a silent shift."""
+    from vst.errors import VstError
+    from vst.io.output import open_output
+
+    def read(emit):
+        done = first
+        for frames, stamps in batches:
+            if expected_pts is not None and stamps != expected_pts[done - first:done - first + len(stamps)]:
+                raise VstError(f"{source.what} {str(source.path)!r}: frames {done}.. are not the ones "
+                               "found by the first pass over it (did the file change?)")
+            emit((frames, stamps, done))
+            done += len(frames)
+
+    with open_output(target, source, overwrite, size, encoding, audio) as writer:
+        def write(graded):
+            for rgb, pts in zip(*graded, strict=True):
+                writer.write(rgb, pts)
+            if on_frames is not None:
+                on_frames(len(graded[1]))
+
+        reader, encoder = Stage(read), Sink(write)
+        reader.start()
+        encoder.start()
+        try:
+            for frames, stamps, start in reader.items():
+                encoder.put((render(frames, start), stamps))
+            encoder.finish()
+        except BaseException:
+            reader.stop.set()  # the reader stops before its next batch
+            if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
+                encoder.queue.put(DONE)
+                encoder.join(timeout=30)
+            raise  # the writer is aborted and the temporary removed on the way out
+        if expected_pts is not None and writer.frames != len(expected_pts):
+            raise VstError(f"{source.what} {str(source.path)!r}: {writer.frames} frames decoded from "
+                           f"frame {first} on where the first pass found {len(expected_pts)} "
+                           "(did the file change?)")
+    return writer.frames

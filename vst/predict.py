@@ -1,10 +1,13 @@
 """Prediction entry point: checkpoint + video -> graded video, streamed frame batch by batch.
 
-    source.stream() (vst/io: reader thread) -> generator (main thread)
-        -> writer.write() (vst/io/output.py: writer thread)
+    one pass over the clip: shots, each frame's grade statistics (vst/chunks.py: GradePlan)
+    -> chunks, each: source.stream() (reader thread) -> generator (main thread)
+                     -> writer.write() (writer thread)       (vst/pipeline.py: grade_stream)
+       in this process or on workers (vst/engine.py), resumable (the work folder)
+    -> the chunks joined without re-encoding, the audio muxed once (vst/io/join.py)
 
-Bounded queues between the stages (vst/pipeline.py) keep memory constant whatever the clip
-length, and let decoding, inference and encoding overlap so the slowest stage sets the pace.
+Bounded queues between the stages keep memory constant whatever the clip length, and let
+decoding, inference and encoding overlap so the slowest stage sets the pace.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from vst.cli import hydra_entry, path_setting
 from vst.errors import VstError
 from vst.grader import Grader
 from vst.io.writer import Encoding
-from vst.pipeline import DONE, Sink, Stage
 
 log = logging.getLogger("vst")
 
@@ -38,76 +40,124 @@ def encoding(cfg: DictConfig) -> Encoding:
     return Encoding(cfg.codec, cfg.bit_depth, cfg.crf, cfg.preset)
 
 
-def network_render(source, grader: Grader, batch: int):
-    """frames, index of the first -> graded frames, by the network: a video one fixed global
-    transform per shot (its shot's statistics, `Grader.shot_stats`), stills each by their own."""
-    stats = boxes = None
-    if source.kind == "video":
-        stats, boxes, shots = grader.shot_stats(source, batch)
-        log.info("%d shot%s: one global grade per shot", len(shots), "" if len(shots) == 1 else "s")
-    warned = False
-
-    def render(frames, start: int):
-        nonlocal warned
-        rows = pictures = None
-        if stats is not None:
-            rows, pictures = stats[start:start + len(frames)], boxes[start:start + len(frames)]
-            if len(rows) < len(frames):  # this pass decoded more frames than the shot pass
-                if not warned:
-                    log.warning("frames from %d on were not seen by the shot pass: each is "
-                                "graded by its own colour statistics", start + len(rows))
-                    warned = True
-                rows = pictures = None
-        return grader(frames, rows, pictures)
-
-    return render
-
-
-def grade(cfg: DictConfig, source, grader: Grader, out: Path) -> int:
-    """Stream every frame of `source` through the grade (the network, or with grade=lut its
-    per-shot LUTs) into the writer of `out`; returns the number of frames written."""
+def grade(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) -> int:
+    """Grade every frame of `source` (by the network, or with grade=lut by per-shot LUTs)
+    into `out`; returns the number of frames written. A video goes in chunks (`grade_video`);
+    stills are each graded by their own colour statistics."""
     from tqdm import tqdm
 
-    from vst.io.output import open_output
+    from vst.pipeline import grade_stream
 
-    batch = cfg.batch_size
     if cfg.grade not in ("network", "lut"):
         raise VstError(f"grade={cfg.grade!r} is unknown (choose network | lut)")
+    if source.kind == "video":
+        return grade_video(cfg, source, grader, out, ckpt)
     if cfg.grade == "lut":
-        from vst.lut import LutRender
+        from vst.lut import LutRender, predict_luts
 
-        render = LutRender(source, grader, batch)
+        render = LutRender(predict_luts(source, grader, None, cfg.batch_size), [(0, len(source))], grader)
     else:
-        render = network_render(source, grader, batch)
+        def render(frames, start):
+            return grader(frames)
+    with tqdm(total=len(source), unit="frame", desc="grading", dynamic_ncols=True,
+              disable=source.kind == "still") as bar:
+        return grade_stream(source.stream(cfg.batch_size), render, source, out, cfg.size, encoding(cfg),
+                            on_frames=bar.update, overwrite=bool(cfg.overwrite))
 
-    def read(emit):
-        done = 0
-        for frames, stamps in source.stream(batch):
-            emit((frames, stamps, done))
-            done += len(frames)
 
-    with open_output(out, source, bool(cfg.overwrite), cfg.size, encoding(cfg)) as writer, \
-            tqdm(total=source.frames_hint or None, unit="frame", desc="grading",
-                 dynamic_ncols=True, disable=source.kind == "still") as bar:
-        def write(graded):
-            for rgb, pts in zip(*graded, strict=True):
-                writer.write(rgb, pts)
-                bar.update(1)
+def grade_plan(cfg: DictConfig, source, grader: Grader):
+    """The one pass over the whole video every chunk is graded by (vst.chunks.GradePlan)."""
+    from vst.chunks import GradePlan
 
-        reader, encoder = Stage(read), Sink(write)
-        reader.start()
-        encoder.start()
+    found = grader.shot_stats(source, cfg.batch_size)
+    log.info("%d shot%s: one global grade per shot", len(found.shots), "" if len(found.shots) == 1 else "s")
+    luts = None
+    if cfg.grade == "lut":
+        from vst.lut import predict_luts
+
+        luts = predict_luts(source, grader, found, cfg.batch_size)
+    return GradePlan(found.pts, found.shots, found.stats, found.boxes, luts, found.exact_times)
+
+
+def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) -> int:
+    """Grade a video chunk by chunk (vst/chunks.py) in the work folder beside `out`, resuming
+    the chunks of an interrupted run of the same command, then join them into `out`."""
+    from vst.chunks import WorkFolder, plan_chunks, run_identity
+    from vst.io.atomic import atomic_file
+    from vst.io.join import join_chunks
+    from vst.io.video import count_frames
+    from vst.io.writer import container_for
+
+    identity = run_identity(cfg, source.path, ckpt)
+    work = WorkFolder(out)
+    with atomic_file(out, bool(cfg.overwrite)) as tmp:
+        resumed = work.resume(identity)
         try:
-            for frames, stamps, start in reader.items():
-                encoder.put((render(frames, start), stamps))
-            encoder.finish()
+            if resumed is None:
+                plan = grade_plan(cfg, source, grader)
+                longest = max(1, round(cfg.chunk_seconds * source.info.fps))
+                if not plan.exact_times:  # frames cannot be found by their time: no seeking
+                    longest = len(plan.pts)
+                    log.info("%s has frames without a time of their own: graded as one chunk",
+                             source.path.name)
+                elif container_for(out) == "avi":  # keeps no times: chunks could not be joined
+                    longest = len(plan.pts)
+                    log.info("an .avi output keeps no frame times: graded as one chunk (an "
+                             "interrupted run starts afresh; .mkv or .mp4 resume mid-clip)")
+                chunks = plan_chunks(plan.shots, len(plan.pts), longest)
+                work.save(identity, plan, chunks)
+            else:
+                plan, chunks = resumed
+            pending = [c for c in chunks if not work.is_done(c)]
+            if resumed is not None:
+                log.info("resuming from %s: %d of %d chunks already graded", work.path,
+                         len(chunks) - len(pending), len(chunks))
+            grade_chunks(cfg, source, grader, ckpt, work, plan, pending)
+            written = join_chunks([work.chunk_file(c) for c in chunks], tmp, source.info)
+            if written != len(plan.pts) or count_frames(tmp) != written:
+                raise VstError(f"output {str(out)!r}: the joined chunks hold {count_frames(tmp)} of "
+                               f"{len(plan.pts)} frames; nothing was written")
         except BaseException:
-            reader.stop.set()  # the reader stops before its next batch
-            if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
-                encoder.queue.put(DONE)
-                encoder.join(timeout=30)
-            raise  # the writer is aborted and the temporary removed on the way out
-    return writer.frames
+            if work.has_plan():
+                done = sum(work.is_done(c) for c in chunks) if "chunks" in locals() else 0
+                log.warning("kept %s (%d chunk%s graded): the same command resumes from there",
+                            work.path, done, "" if done == 1 else "s")
+            else:
+                work.remove()
+            raise
+    work.remove()
+    return written
+
+
+def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan, pending) -> None:
+    """Grade the `pending` chunks on cfg.engine: in this process, or spread over workers."""
+    from concurrent.futures import as_completed
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from vst.chunks import ChunkJob, grade_chunk
+    from vst.engine import open_engine, threads_per_worker
+
+    settings = {"accelerator": cfg.accelerator, "precision": cfg.precision,
+                "channels_last": cfg.channels_last, "work_size": cfg.work_size, "size": cfg.size,
+                "compiled": grader.full_res.compiled}
+    local = cfg.engine.name == "local" or not cfg.engine.get("address")
+    jobs = [ChunkJob(str(source.path), str(ckpt), settings, cfg.grade, asdict(encoding(cfg)),
+                     cfg.batch_size, str(work.plan_file), chunk, str(work.chunk_file(chunk)),
+                     threads_per_worker(cfg.workers) if local and cfg.workers > 1 else None)
+            for chunk in pending]
+    total, left = len(plan.pts), sum(c.frames for c in pending)
+    with tqdm(total=total, initial=total - left, unit="frame", desc="grading", dynamic_ncols=True) as bar, \
+            open_engine(cfg.engine.name, cfg.workers, cfg.engine.get("address")) as executor:
+        if executor is None:
+            for job in jobs:
+                grade_chunk(job, grader, bar.update)
+            return
+        futures = {executor.submit(grade_chunk, job): job for job in jobs}
+        for future in as_completed(futures):
+            future.result()  # a chunk's error stops the run (the others are cancelled)
+            bar.update(futures[future].chunk.frames)
 
 
 # Compiling the full-resolution pass costs ~20 s the first time on a machine (then about a
@@ -132,7 +182,7 @@ def predict(cfg: DictConfig) -> Path:
     grader = Grader(ckpt, cfg.accelerator, cfg.precision, cfg.channels_last, cfg.work_size, cfg.size,
                     compiled=worth_compiling(source) and cfg.grade == "network")
     start = time.perf_counter()
-    n = grade(cfg, source, grader, out)
+    n = grade(cfg, source, grader, out, ckpt)
     seconds = time.perf_counter() - start
     print(f"graded {n} frame{'s' if n != 1 else ''} in {seconds:.1f} s "
           f"({n / seconds:.2f} frames/s) -> {out}", flush=True)

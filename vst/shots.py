@@ -14,7 +14,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from vst.io.frames import FrameSource
+from vst.io.frames import FrameBatch, FrameSource
 from vst.io.image import to_uint8
 
 log = logging.getLogger(__name__)
@@ -49,19 +49,19 @@ class ShotDetector:
 
 
 def detect_shots(frames: FrameSource, threshold: float = SHOT_THRESHOLD, min_len: int = 15,
-                 batch: int = 32, on_batch: Callable[[np.ndarray], None] | None = None,
+                 batch: int = 32, on_batch: Callable[[FrameBatch], None] | None = None,
                  ) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).
-    on_batch: called with each batch of a video's frames (N x H x W x 3 code values) as it is read,
-    so that another per-frame pass can share this one's decoding."""
+    on_batch: called with each batch of a video's frames (and their pts) as it is read, so that
+    another per-frame pass can share this one's decoding."""
     if frames.kind != "video":  # a still or a folder: one shot
         return [(0, len(frames))]
     detector = ShotDetector(threshold, min_len)
-    for rgbs, _ in frames.stream(batch):
-        for rgb in to_uint8(rgbs):
+    for read in frames.stream(batch):
+        for rgb in to_uint8(read.frames):
             detector.add(rgb)
         if on_batch is not None:
-            on_batch(rgbs)
+            on_batch(read)
     return detector.shots()
 
 

@@ -5,6 +5,8 @@ second job at the same time never leaves a broken, mixed or half-replaced result
   (`mkstemp`/`mkdtemp`: a planted file or symlink at that name is never followed), and renamed
   over the target only when the block ends without an error. Any error, a failed close or
   fsync included, removes the temporary.
+- A temporary that a killed job left (SIGKILL, power cut) is removed by the next write of the
+  same target.
 - The target's name is claimed for the whole write (an advisory lock file beside it, held with
   `flock`, so a killed job never leaves a stale claim): a second job writing the same target
   stops with a clear error instead of interleaving with the first.
@@ -17,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -104,6 +108,7 @@ def atomic_file(target: str | Path, overwrite: bool = False, what: str = "output
     check_target(target, overwrite, what=what)
     with claim(target, what):
         check_target(target, overwrite, what=what)  # again, now that nobody else can write it
+        remove_stale_temporaries(target)
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
                                     suffix=f".partial{target.suffix}")
         tmp = Path(name)
@@ -119,6 +124,15 @@ def atomic_file(target: str | Path, overwrite: bool = False, what: str = "output
             if is_disk_full(err):
                 raise VstError(f"{what} {str(target)!r}: {_FULL} (nothing was written)") from None
             raise
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporaries of `target` a killed job left (SIGKILL, power cut: no cleanup
+    ran). Called while `target` is claimed, so none of them belongs to a running job."""
+    pattern = re.compile(rf"\.{re.escape(target.stem)}\.[a-z0-9_]{{8}}\.partial{re.escape(target.suffix)}")
+    for path in target.parent.glob(f".{glob.escape(target.stem)}.*.partial*"):
+        if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -61,16 +61,16 @@ def output_names(files: list[Path]) -> list[str]:
 
 @contextlib.contextmanager
 def open_output(out: Path, source: FrameSource, overwrite: bool = False, size: int | None = None,
-                encoding: Encoding = DEFAULT_ENCODING) -> Iterator:
-    """The writer of `source`'s graded copy at `out` (short side `size`; `encoding` for a
-    video). `out` takes the result only if the block ends without an error and, for a
-    video, the encoded file holds every frame written."""
+                encoding: Encoding = DEFAULT_ENCODING, audio: bool = True) -> Iterator:
+    """The writer of `source`'s graded copy at `out` (short side `size`; `encoding` and whether
+    the audio is copied, for a video). `out` takes the result only if the block ends without an
+    error and, for a video, the encoded file holds every frame written."""
     if source.kind == "video":
         from vst.io.video import count_frames
         from vst.io.writer import VideoWriter
 
         with atomic_file(out, overwrite) as tmp:
-            with VideoWriter(tmp, source.info, size, encoding) as writer:
+            with VideoWriter(tmp, source.info, size, encoding, audio) as writer:
                 if writer.audio_reencoded:
                     log.warning("the %s container cannot hold the input's audio codec: audio "
                                 "re-encoded", out.suffix)

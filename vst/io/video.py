@@ -19,6 +19,7 @@ has no pts), so every container keeps every frame's time, variable frame rates i
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,11 +129,14 @@ class VideoFrames:
         self.frames_hint = self.info.frames_hint
         self._decord = None           # opened on the first read by index
         self._num_frames: int | None = None
+        self.pts_repaired = False     # a decode found frames without a time of their own
 
     # ---- in order, with timestamps (whole-clip passes) -------------------------------------
-    def _decode(self, stop: int | None = None, deep: bool = True) -> Iterator[tuple[np.ndarray, int]]:
-        """(upright HxWx3 frame, its pts in info.time_base) for frames 0..stop-1: uint16 for a
-        source of more than 8 bits (with `deep`), else uint8."""
+    def _decode(self, stop: int | None = None, deep: bool = True,
+                start_pts: int | None = None) -> Iterator[tuple[np.ndarray, int]]:
+        """(upright HxWx3 frame, its pts in info.time_base) for `stop` frames (all by default)
+        from the start, or from the frame shown at `start_pts` (a pts a whole pass returned):
+        uint16 for a source of more than 8 bits (with `deep`), else uint8."""
         fmt = "rgb48le" if deep and self.info.bit_depth > 8 else "rgb24"
         if stop is not None and stop <= 0:
             return
@@ -142,12 +146,17 @@ class VideoFrames:
             with av.open(str(self.path)) as container:
                 stream = container.streams[self.info.stream]
                 stream.thread_type = "AUTO"
-                for frame in container.decode(stream):
+                frames = container.decode(stream)
+                if start_pts is not None:
+                    frames = self._from(container, stream, start_pts)
+                for frame in frames:
                     pts = frame.pts if frame.pts is not None else frame.dts
                     if pts is None:  # neither: one frame duration after the last
                         pts = 0 if last is None else last + step
                     if last is not None and pts <= last:  # encoders need strictly increasing times
                         pts = last + 1
+                    if pts != frame.pts:
+                        self.pts_repaired = True
                     last = pts
                     rgb = frame.to_ndarray(format=fmt)
                     if frame.rotation:  # turned upright, as decord does
@@ -159,15 +168,38 @@ class VideoFrames:
         except av.error.FFmpegError as err:
             raise VstError(f"{self.what} {str(self.path)!r}: frame {done} could not be decoded "
                            f"({err.strerror}; file damaged or truncated?)") from None
-        if self._num_frames is None and stop is None:
+        if self._num_frames is None and stop is None and start_pts is None:
             self._num_frames = done
 
-    def stream(self, batch: int = 8, stop: int | None = None) -> Iterator[FrameBatch]:
-        """Frames 0..stop-1 (all by default) in order with their pts, decoded as they are asked
-        for: memory holds one batch whatever the length."""
+    def _from(self, container, stream, start_pts: int) -> Iterator[av.VideoFrame]:
+        """The decoded frames from the one shown at `start_pts` on: a seek to the keyframe before
+        it, then decoding up to it (from the start if the seek cannot land before it)."""
+        try:
+            container.seek(start_pts, stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+            first = next(frames, None)
+        except av.error.FFmpegError:
+            first = None
+        if first is None or first.pts is None or first.pts > start_pts:  # landed past it
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            frames, first = container.decode(stream), None
+        for frame in itertools.chain([first] if first is not None else [], frames):
+            if frame.pts is None or frame.pts >= start_pts:
+                if frame.pts != start_pts:
+                    raise VstError(f"{self.what} {str(self.path)!r}: no frame is shown at {start_pts} "
+                                   f"(time base {self.info.time_base}); the file changed?")
+                yield frame
+                yield from frames
+                return
+
+    def stream(self, batch: int = 8, stop: int | None = None,
+               start_pts: int | None = None) -> Iterator[FrameBatch]:
+        """`stop` frames (all by default) in order with their pts, from the start or from the
+        frame shown at `start_pts`, decoded as they are asked for: memory holds one batch
+        whatever the length."""
         frames: list[np.ndarray] = []
         stamps: list[int] = []
-        for rgb, pts in self._decode(stop):
+        for rgb, pts in self._decode(stop, start_pts=start_pts):
             frames.append(rgb)
             stamps.append(pts)
             if len(frames) == batch:

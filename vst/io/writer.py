@@ -132,8 +132,9 @@ class VideoWriter:
     complete and checked); `abort()` leaves whatever was written for the caller to remove."""
 
     def __init__(self, path: Path, source: VideoInfo, size: int | None = None,
-                 encoding: Encoding = DEFAULT_ENCODING):
-        """size: the short side of the output (None = the source's size, never upscaled)."""
+                 encoding: Encoding = DEFAULT_ENCODING, audio: bool = True):
+        """size: the short side of the output (None = the source's size, never upscaled);
+        audio: copy the source's audio (a chunk, joined later, has none of its own)."""
         self.path, self.source = Path(path), source
         self.container_format = container_for(self.path)
         self.codec, depth = choose_codec(self.path, encoding, source.bit_depth)
@@ -166,29 +167,14 @@ class VideoWriter:
             log.warning("%s is HDR (%s transfer): vst grades display-referred SDR pictures; the "
                         "output keeps the input's tags, but its grade was judged as SDR",
                         source.path.name, _HDR[source.color_trc])
-        self.audio_reencoded = False
         self.frames = 0
-        self._open(encoding, copy_audio=True)
+        self.out, self.video, self.audio, self.audio_reencoded = open_muxer(
+            self.path, source, lambda out: self._add_video(out, encoding), audio)
 
     # ---- setup --------------------------------------------------------------------------
-    def _open(self, encoding: Encoding, copy_audio: bool) -> None:
-        self.out = av.open(str(self.path), "w", format=self.container_format)
-        self.audio = _AudioTracks(self.source.path, self.out, copy_audio)
-        try:
-            self._add_video(encoding)
-            self.audio.add_streams()
-            self.out.start_encoding()
-        except (av.error.FFmpegError, ValueError) as err:
-            self.abort()
-            if copy_audio and self.audio.streams:
-                self._open(encoding, copy_audio=False)
-                self.audio_reencoded = True
-                return
-            raise VstError(f"output {str(self.path)!r}: cannot write this video ({err})") from None
-
-    def _add_video(self, encoding: Encoding) -> None:
+    def _add_video(self, out: av.container.OutputContainer, encoding: Encoding):
         src, codec = self.source, self.codec
-        stream = self.out.add_stream(codec.encoder, rate=src.rate)
+        stream = out.add_stream(codec.encoder, rate=src.rate)
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = self.pix_fmt
         stream.time_base = src.time_base
@@ -208,7 +194,7 @@ class VideoWriter:
             stream.codec_tag = "hvc1"  # what Apple's players need to play HEVC
         if src.rotation:
             stream.set_display_rotation(src.rotation)
-        self.video = stream
+        return stream
 
     # ---- writing ------------------------------------------------------------------------
     def write(self, rgb: np.ndarray, pts: int) -> None:
@@ -254,6 +240,33 @@ class VideoWriter:
             self.abort()
 
 
+def open_muxer(path: Path, source: VideoInfo, add_video, audio: bool = True):
+    """Open `path` for writing with the video stream `add_video(container)` makes and every
+    audio stream of `source` (with `audio`), copied, or re-encoded only when the container
+    cannot hold the copy. Returns (container, video stream, audio tracks, audio re-encoded).
+
+    MP4 and MOV count the movie's time (its edit lists among it) in the source's own time base
+    rather than in milliseconds, so a video that starts late (a chunk, a trimmed source) keeps
+    its first frame's time exactly."""
+    fmt = container_for(path)
+    options = {"movie_timescale": str(source.time_base.denominator)} if fmt in ("mp4", "mov") else {}
+    for copy in (True, False):
+        out = av.open(str(path), "w", format=fmt, container_options=options)
+        tracks = _AudioTracks(source.path if audio else None, out, copy)
+        try:
+            video = add_video(out)
+            tracks.add_streams()
+            out.start_encoding()
+            return out, video, tracks, not copy
+        except (av.error.FFmpegError, ValueError) as err:
+            with contextlib.suppress(Exception):  # already failing
+                out.close()
+            tracks.close()
+            if not (copy and tracks.streams):
+                raise VstError(f"output {str(path)!r}: cannot write this video ({err})") from None
+    raise AssertionError("unreachable")
+
+
 _RGB, _BT601 = 0, 6  # FFmpeg's AVCOL_SPC_RGB and AVCOL_SPC_SMPTE170M
 _HDR = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}  # AVCOL_TRC_*
 _MATRICES = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
@@ -263,10 +276,10 @@ _MATRICES = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M
 class _AudioTracks:
     """Every audio stream of the input, copied (or re-encoded) into `out`, muxed in time order."""
 
-    def __init__(self, path: Path, out: av.container.OutputContainer, copy: bool):
-        self.input = av.open(str(path))
+    def __init__(self, path: Path | None, out: av.container.OutputContainer, copy: bool):
+        self.input = av.open(str(path)) if path is not None else None
         self.out, self.copy = out, copy
-        self.streams = list(self.input.streams.audio)
+        self.streams = list(self.input.streams.audio) if self.input is not None else []
         self.map: dict[int, av.stream.Stream] = {}
         self.resamplers: dict[int, av.AudioResampler] = {}
         self._packets = self.input.demux(*self.streams) if self.streams else iter(())
@@ -321,4 +334,5 @@ class _AudioTracks:
         self.map = {}
 
     def close(self) -> None:
-        self.input.close()
+        if self.input is not None:
+            self.input.close()

@@ -1,0 +1,218 @@
+"""A video is graded in chunks, so that a film survives a crash and spreads over many processes
+or machines (av1an's way with encoders):
+
+    one pass over the whole clip (shots, each frame's grade statistics and pts: the `GradePlan`)
+    -> chunks at shot cuts, at most `chunk_seconds` long, each graded and encoded into its own
+       file in the work folder (any order, any process: `grade_chunk`)
+    -> the chunk files joined without re-encoding, the audio muxed once (vst.io.join)
+
+The work folder, `.<output name>.vst-work` beside the output, holds the plan and every chunk
+that is complete (each renamed into place only once its frames are counted). A run of the same
+command over the same input, checkpoint and settings (`run_identity`) takes up where the last
+one stopped; any other run starts afresh. It is removed once the output is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vst.errors import VstError
+
+log = logging.getLogger("vst")
+WORK_MARKER = ".vst-work"  # in every work folder: the only folders vst removes or resumes
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start: int  # first frame
+    stop: int   # one past the last
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+
+def plan_chunks(shots: list[tuple[int, int]], frames: int, longest: int) -> list[Chunk]:
+    """Consecutive chunks covering `frames` frames, each at most `longest` frames: each ends at
+    the last shot cut in its second half (a cut is where a fresh keyframe costs nothing and the
+    grade changes anyway), or, in a shot longer than that, at `longest` frames."""
+    cuts = sorted({start for start, _ in shots if 0 < start < frames})
+    bounds, start = [0], 0
+    while frames - start > longest:
+        inside = [c for c in cuts if start + longest // 2 < c <= start + longest]
+        start = inside[-1] if inside else start + longest
+        bounds.append(start)
+    bounds.append(frames)
+    return [Chunk(k, a, b) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+
+
+@dataclass
+class GradePlan:
+    """What every chunk of a video is graded by, found in one pass over the whole clip."""
+
+    pts: list[int]                  # every frame's, as the pass decoded them
+    shots: list[tuple[int, int]]
+    stats: torch.Tensor             # per frame: what its shot's global transform is chosen by
+    boxes: torch.Tensor             # per frame: its shot's picture (vst/picture.py)
+    luts: list[np.ndarray] | None   # grade=lut: each shot's LUT, then the whole clip's
+    exact_times: bool               # every pts is the file's own: a chunk can seek to its start
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(asdict(self), tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> GradePlan:
+        return cls(**torch.load(path, weights_only=False))
+
+
+def file_identity(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+class WorkFolder:
+    """`.<output name>.vst-work` beside the output: plan.json (what the chunks are and what
+    they were made from), plan.pt (the `GradePlan`), one file per complete chunk. Used while
+    the output is claimed (vst.io.atomic), so no other job touches it meanwhile."""
+
+    def __init__(self, out: Path):
+        self.path = out.parent / f".{out.name}.vst-work"
+        self.suffix = out.suffix
+        self.plan_file, self.meta_file = self.path / "plan.pt", self.path / "plan.json"
+
+    def resume(self, identity: dict) -> tuple[GradePlan, list[Chunk]] | None:
+        """The plan and chunks of the last run, if it was the same run; else None, the folder
+        emptied for this one. Partial chunk files (a killed run's) are removed."""
+        if self.path.exists() and not (self.path / WORK_MARKER).is_file():
+            raise VstError(f"{str(self.path)!r} is in the way of vst's work folder and vst did "
+                           "not make it: move it away")
+        if self.path.is_dir():
+            for stale in self.path.glob(".*"):  # unfinished chunks and their locks
+                if stale.name != WORK_MARKER:
+                    stale.unlink(missing_ok=True)
+            try:
+                meta = json.loads(self.meta_file.read_text())
+                if meta["identity"] == identity:
+                    chunks = [Chunk(**c) for c in meta["chunks"]]
+                    return GradePlan.load(self.plan_file), chunks
+                log.info("the work folder %s is from another input, checkpoint or settings: "
+                         "starting afresh", self.path)
+            except (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError):
+                pass  # a run killed before its plan was saved
+            shutil.rmtree(self.path)
+        self.path.mkdir()
+        (self.path / WORK_MARKER).write_text("vst's chunks of a graded video: removed when it is "
+                                             "complete; the same command resumes from them\n")
+        return None
+
+    def save(self, identity: dict, plan: GradePlan, chunks: list[Chunk]) -> None:
+        plan.save(self.plan_file)
+        tmp = self.path / ".plan.json.tmp"
+        tmp.write_text(json.dumps({"identity": identity, "chunks": [asdict(c) for c in chunks]}))
+        os.replace(tmp, self.meta_file)
+
+    def chunk_file(self, chunk: Chunk) -> Path:
+        return self.path / f"chunk_{chunk.index:05d}{self.suffix}"
+
+    def is_done(self, chunk: Chunk) -> bool:
+        from vst.io.video import count_frames
+
+        path = self.chunk_file(chunk)
+        return path.is_file() and count_frames(path) == chunk.frames
+
+    def has_plan(self) -> bool:
+        return self.meta_file.is_file()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# what changes the pixels of a graded chunk: a run differing in any of these starts afresh
+GRADE_SETTINGS = ("grade", "size", "work_size", "precision", "accelerator", "channels_last",
+                  "codec", "bit_depth", "crf", "preset", "chunk_seconds")
+
+
+def run_identity(cfg, video: Path, ckpt: Path) -> dict:
+    """What a resumed run must share with the one that made the work folder."""
+    from vst import __version__
+
+    return {"video": file_identity(video), "ckpt": file_identity(ckpt), "vst": __version__,
+            "settings": {key: cfg[key] for key in GRADE_SETTINGS}}
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """One chunk to grade: everything a fresh process (or another machine) needs, picklable."""
+
+    video: str
+    ckpt: str
+    grader: dict[str, Any]   # Grader's settings
+    grade: str               # network | lut
+    encoding: dict[str, Any]
+    batch_size: int
+    plan: str                # the work folder's plan.pt
+    chunk: Chunk
+    target: str              # the chunk's file
+    threads: int | None      # torch threads (None: as the process has them)
+
+
+_graders: dict[tuple, Any] = {}
+
+
+def job_grader(job: ChunkJob):
+    """The job's Grader, made once per process (a worker grades chunk after chunk)."""
+    from vst.grader import Grader
+
+    key = (job.ckpt, tuple(sorted(job.grader.items())))
+    if key not in _graders:
+        _graders.clear()
+        _graders[key] = Grader(Path(job.ckpt), **job.grader)
+    return _graders[key]
+
+
+def chunk_render(plan: GradePlan, grade: str, grader):
+    """frames, index of the first -> graded frames, by the plan's per-shot grade."""
+    if grade == "lut":
+        from vst.lut import LutRender
+
+        return LutRender(plan.luts, plan.shots, grader)
+
+    def render(frames, start: int):
+        end = start + len(frames)
+        return grader(frames, plan.stats[start:end], plan.boxes[start:end])
+
+    return render
+
+
+def grade_chunk(job: ChunkJob, grader=None, on_frames=None) -> int:
+    """Grade and encode one chunk into job.target (renamed into place when complete and
+    counted); returns its frame count. grader: this process's, if it has one; on_frames(n):
+    progress."""
+    from vst.io import open_frames
+    from vst.io.writer import Encoding
+    from vst.pipeline import grade_stream
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    grader = grader or job_grader(job)
+    plan = GradePlan.load(Path(job.plan))
+    chunk, source = job.chunk, open_frames(Path(job.video), "video")
+    expected = plan.pts[chunk.start:chunk.stop]
+    frames = source.stream(job.batch_size, chunk.frames,
+                           start_pts=expected[0] if chunk.start else None)
+    written = grade_stream(frames, chunk_render(plan, job.grade, grader), source, Path(job.target),
+                           grader.size, Encoding(**job.encoding), first=chunk.start,
+                           expected_pts=expected, on_frames=on_frames, audio=False)
+    return written

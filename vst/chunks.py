@@ -132,8 +132,14 @@ class WorkFolder:
         path = self.chunk_file(chunk)
         return path.is_file() and count_frames(path) == chunk.frames
 
-    def has_plan(self) -> bool:
-        return self.meta_file.is_file()
+    def keep_for_resume(self) -> None:
+        """After a failure: keep the folder if it holds a plan to resume from (and say so)."""
+        if not self.meta_file.is_file():
+            self.remove()
+            return
+        done = len(list(self.path.glob("chunk_*")))  # only complete chunks take these names
+        log.warning("kept %s (%d chunk%s graded): the same command resumes from there",
+                    self.path, done, "" if done == 1 else "s")
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -196,6 +202,18 @@ def chunk_render(plan: GradePlan, grade: str, grader):
     return render
 
 
+def machine_share() -> int:
+    """Torch threads for a chunk graded where no count was given: this process's, or in a Dask
+    worker (whose nanny sets one thread) the machine's cores over the worker's threads."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker
+        return torch.get_num_threads()
+    return max(1, (os.cpu_count() or 1) // getattr(getattr(worker, "state", worker), "nthreads", 1))
+
+
 def grade_chunk(job: ChunkJob, grader=None, on_frames=None) -> int:
     """Grade and encode one chunk into job.target (renamed into place when complete and
     counted); returns its frame count. grader: this process's, if it has one; on_frames(n):
@@ -204,8 +222,7 @@ def grade_chunk(job: ChunkJob, grader=None, on_frames=None) -> int:
     from vst.io.writer import Encoding
     from vst.pipeline import grade_stream
 
-    if job.threads:
-        torch.set_num_threads(job.threads)
+    torch.set_num_threads(job.threads or machine_share())
     grader = grader or job_grader(job)
     plan = GradePlan.load(Path(job.plan))
     chunk, source = job.chunk, open_frames(Path(job.video), "video")

@@ -79,14 +79,31 @@ def grade_plan(cfg: DictConfig, source, grader: Grader):
     return GradePlan(found.pts, found.shots, found.stats, found.boxes, luts, found.exact_times)
 
 
+def new_plan(cfg: DictConfig, source, grader: Grader, out: Path):
+    """The plan of a fresh run and its chunks: at most chunk_seconds each, or the whole clip
+    as one where chunks could not be put back together (vst.chunks.plan_chunks)."""
+    from vst.chunks import plan_chunks
+    from vst.io.writer import container_for
+
+    plan = grade_plan(cfg, source, grader)
+    longest = max(1, round(cfg.chunk_seconds * source.info.fps))
+    if not plan.exact_times:  # frames cannot be found by their time: no seeking
+        longest = len(plan.pts)
+        log.info("%s has frames without a time of their own: graded as one chunk", source.path.name)
+    elif container_for(out) == "avi":  # keeps no times: chunks could not be joined
+        longest = len(plan.pts)
+        log.info("an .avi output keeps no frame times: graded as one chunk (an interrupted run "
+                 "starts afresh; .mkv or .mp4 resume mid-clip)")
+    return plan, plan_chunks(plan.shots, len(plan.pts), longest)
+
+
 def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) -> int:
     """Grade a video chunk by chunk (vst/chunks.py) in the work folder beside `out`, resuming
     the chunks of an interrupted run of the same command, then join them into `out`."""
-    from vst.chunks import WorkFolder, plan_chunks, run_identity
+    from vst.chunks import WorkFolder, run_identity
     from vst.io.atomic import atomic_file
     from vst.io.join import join_chunks
     from vst.io.video import count_frames
-    from vst.io.writer import container_for
 
     identity = run_identity(cfg, source.path, ckpt)
     work = WorkFolder(out)
@@ -94,17 +111,7 @@ def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) 
         resumed = work.resume(identity)
         try:
             if resumed is None:
-                plan = grade_plan(cfg, source, grader)
-                longest = max(1, round(cfg.chunk_seconds * source.info.fps))
-                if not plan.exact_times:  # frames cannot be found by their time: no seeking
-                    longest = len(plan.pts)
-                    log.info("%s has frames without a time of their own: graded as one chunk",
-                             source.path.name)
-                elif container_for(out) == "avi":  # keeps no times: chunks could not be joined
-                    longest = len(plan.pts)
-                    log.info("an .avi output keeps no frame times: graded as one chunk (an "
-                             "interrupted run starts afresh; .mkv or .mp4 resume mid-clip)")
-                chunks = plan_chunks(plan.shots, len(plan.pts), longest)
+                plan, chunks = new_plan(cfg, source, grader, out)
                 work.save(identity, plan, chunks)
             else:
                 plan, chunks = resumed
@@ -118,12 +125,7 @@ def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) 
                 raise VstError(f"output {str(out)!r}: the joined chunks hold {count_frames(tmp)} of "
                                f"{len(plan.pts)} frames; nothing was written")
         except BaseException:
-            if work.has_plan():
-                done = sum(work.is_done(c) for c in chunks) if "chunks" in locals() else 0
-                log.warning("kept %s (%d chunk%s graded): the same command resumes from there",
-                            work.path, done, "" if done == 1 else "s")
-            else:
-                work.remove()
+            work.keep_for_resume()
             raise
     work.remove()
     return written

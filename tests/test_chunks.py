@@ -110,6 +110,14 @@ def test_joined_chunks_equal_one_run(clip, ckpt, lossless, tmp_path, ext, codec)
     assert _left_behind(tmp_path) == []
 
 
+def test_per_shot_luts_are_the_same_in_chunks(clip, ckpt, tmp_path):
+    """grade=lut: the LUTs are fitted once, in the first pass; every chunk applies its shots'."""
+    one = _predict(ckpt, clip, tmp_path / "one.mkv", "grade=lut", "codec=ffv1", "chunk_seconds=1000")
+    many = _predict(ckpt, clip, tmp_path / "many.mkv", "grade=lut", "codec=ffv1", "chunk_seconds=2")
+    x, y = _read(one), _read(many)
+    assert x["pts"] == y["pts"] and np.array_equal(x["rgb"], y["rgb"])  # each frame its shot's LUT
+
+
 def test_a_run_stopped_between_chunks_resumes_from_the_chunks_it_finished(clip, ckpt, lossless, tmp_path,
                                                                           monkeypatch):
     import vst.chunks

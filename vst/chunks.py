@@ -68,13 +68,20 @@ class GradePlan:
     exact_times: bool               # every pts is the file's own: a chunk can seek to its start
 
     def save(self, path: Path) -> None:
+        """Tensors and plain values only, so that loading it runs no pickled code."""
+        fields = asdict(self)
+        if self.luts is not None:
+            fields["luts"] = [torch.from_numpy(np.ascontiguousarray(lut)) for lut in self.luts]
         tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(asdict(self), tmp)
+        torch.save(fields, tmp)
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> GradePlan:
-        return cls(**torch.load(path, weights_only=False))
+        fields = torch.load(path, weights_only=True)
+        if fields["luts"] is not None:
+            fields["luts"] = [lut.numpy() for lut in fields["luts"]]
+        return cls(**fields)
 
 
 def file_identity(path: Path) -> dict:
@@ -109,8 +116,8 @@ class WorkFolder:
                     return GradePlan.load(self.plan_file), chunks
                 log.info("the work folder %s is from another input, checkpoint or settings: "
                          "starting afresh", self.path)
-            except (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError):
-                pass  # a run killed before its plan was saved
+            except Exception:  # noqa: BLE001 - a run killed before its plan was saved, a damaged file
+                pass
             shutil.rmtree(self.path)
         self.path.mkdir()
         (self.path / WORK_MARKER).write_text("vst's chunks of a graded video: removed when it is "

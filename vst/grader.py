@@ -94,24 +94,48 @@ class Grader:
         from vst.shots import detect_shots
 
         torch = self.torch
-        rows, boxes, pts = [], [], []
+        rows, pictures = Rows(26, torch.float32, source.frames_hint), Rows(4, torch.int64, source.frames_hint)
+        pts = []
         with torch.inference_mode(), tqdm(total=source.frames_hint or None, unit="frame",
                                           desc="finding shots", dynamic_ncols=True) as bar:
             def add(read):
                 x = self.prepare(read.frames)
-                rows.append(self.generator.frame_stats(x, self.work_size).cpu())
-                boxes.append(picture_boxes(x))
+                rows.add(self.generator.frame_stats(x, self.work_size))
+                pictures.add(picture_boxes(x))
                 pts.extend(read.pts)
                 bar.update(len(read.frames))
 
             shots = detect_shots(source, batch=batch, on_batch=add)
-        stats, boxes = torch.cat(rows), torch.cat(boxes)
+        stats, boxes = rows.tensor(), pictures.tensor()
         shown = (boxes[:, 1] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 2])
         for start, end in shots:
             seen = shown[start:end]
             stats[start:end] = stats[start:end][seen if seen.any() else slice(None)].mean(0)
             boxes[start:end] = union_box(boxes[start:end]) * seen[:, None]
         return ShotPass(stats, boxes, shots, pts, exact_times=not getattr(source, "pts_repaired", True))
+
+
+class Rows:
+    """A table filled batch by batch into one tensor that doubles when full. (Kept as one small
+    tensor per batch, the rows pin the allocator's heap between the frames' big temporaries:
+    the first pass over a clip grew by ~50 KB a frame.)"""
+
+    def __init__(self, width: int, dtype, expected: int = 0):
+        import torch
+
+        self.data, self.count = torch.empty(max(expected, 256), width, dtype=dtype), 0
+
+    def add(self, rows) -> None:
+        end = self.count + len(rows)
+        if end > len(self.data):
+            grown = self.data.new_empty(max(2 * len(self.data), end), self.data.shape[1])
+            grown[:self.count] = self.data[:self.count]
+            self.data = grown
+        self.data[self.count:end] = rows
+        self.count = end
+
+    def tensor(self):
+        return self.data[:self.count].clone()
 
 
 @dataclass

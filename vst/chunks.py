@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -212,11 +213,13 @@ def chunk_render(plan: GradePlan, grade: str, grader):
 def machine_share() -> int:
     """Torch threads for a chunk graded where no count was given: this process's, or in a Dask
     worker (whose nanny sets one thread) the machine's cores over the worker's threads."""
-    try:
-        from distributed import get_worker
+    if "distributed" not in sys.modules:  # not in a Dask worker (which has it imported)
+        return torch.get_num_threads()
+    from distributed import get_worker
 
+    try:
         worker = get_worker()
-    except (ImportError, ValueError):  # not in a Dask worker
+    except ValueError:  # not in a Dask worker
         return torch.get_num_threads()
     return max(1, (os.cpu_count() or 1) // getattr(getattr(worker, "state", worker), "nthreads", 1))
 

@@ -5,6 +5,7 @@ same frames."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -212,8 +213,12 @@ def test_a_kill_inside_a_chunk_loses_only_that_chunk(clip, ckpt, lossless, tmp_p
 def test_workers_give_the_same_frames(clip, ckpt, lossless, tmp_path, engine):
     """workers=2 on this machine (processes) and on a local Dask cluster: the same output as
     one process, frame for frame (lossless, so any misplaced or missing frame shows)."""
+    environment = dict(os.environ)
     two = _predict(ckpt, clip, tmp_path / "two.mkv", "codec=ffv1", "chunk_seconds=2", "workers=2",
                    f"engine={engine}")
+    # Dask's local cluster sets its workers' OMP_NUM_THREADS=1 (and more) in our environment:
+    # undone, or every process started later would run on one thread
+    assert dict(os.environ) == environment
     x, y = lossless, _read(two)
     assert x["pts"] == y["pts"] and x["audio"] == y["audio"]
     diff = np.abs(x["rgb"].astype(int) - y["rgb"].astype(int))

@@ -31,6 +31,13 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+def _restore_environment(environment: dict[str, str]) -> None:
+    """os.environ as it was (what this process starts later, torch's threads among it, would
+    otherwise run on one thread and trim its memory after every free)."""
+    os.environ.clear()
+    os.environ.update(environment)
+
+
 def _take_gpu(slots) -> None:
     """A local worker's start on a machine with several GPUs: it sees one of them only (CUDA
     starts lazily, so this holds for everything the worker then runs)."""
@@ -70,7 +77,9 @@ def open_engine(name: str, workers: int, address: str | None = None) -> Iterator
             raise VstError("engine=dask needs Dask's distributed scheduler: pip install "
                            "'vst[dask]' (or distributed)") from None
         logging.getLogger("distributed").setLevel(logging.WARNING)  # its start/stop chatter
-        with contextlib.ExitStack() as stack:
+        environment = dict(os.environ)  # a local cluster leaves its workers' settings in ours
+        with contextlib.ExitStack() as stack:  # (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...)
+            stack.callback(_restore_environment, environment)
             if address:
                 try:
                     client = stack.enter_context(Client(address, timeout="20s"))

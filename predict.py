@@ -2,7 +2,7 @@
 
 from vst.cli import keep_freed_memory
 
-keep_freed_memory()  # re-runs this process with glibc's allocator tuned, before the heavy imports
+keep_freed_memory("predict")  # re-runs this process with glibc's allocator tuned, before the heavy imports
 
 from vst.predict import main  # noqa: E402
 

@@ -63,3 +63,20 @@ def test_the_plain_pass_is_the_generator_itself(tmp_path):
     with torch.inference_mode():
         reference = from_float(grader.generator(to_float(frames), grader.work_size), np.uint8)
     assert np.abs(grader(frames).astype(int) - reference).max() <= 1
+
+
+def test_bands_of_any_height_grade_as_the_whole_frame_does():
+    """The plain pass's bands (here 7 rows, not a divisor of the height) and its bilinear weights
+    as matrices give the fused pass's grade of F.interpolate's field, frame by frame."""
+    from vst.models.full_res import grade_codes, grade_in_bands
+
+    frames = torch.from_numpy(_frames(2))
+    torch.manual_seed(0)
+    coarse = torch.nn.functional.avg_pool2d(torch.randn(2, 12, 20, 30) * 0.5, 3, 1, 1)  # smooth, varied
+    whole = grade_codes(frames, coarse)
+    banded = grade_in_bands(frames, coarse, rows=7)
+    assert banded.shape == frames.shape and banded.dtype == torch.uint8
+    assert (banded.int() - whole.int()).abs().max() <= 1
+    assert (banded != whole).float().mean() < 1e-3  # rounding ties, not a different field
+    assert (whole.int() - frames.int()).abs().float().mean() > 3  # the field grades
+    assert torch.equal(grade_in_bands(frames[1:], coarse[1:], rows=1000), banded[1:])  # frames independent

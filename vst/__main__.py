@@ -39,7 +39,7 @@ def main(prog: str = "vst") -> None:
         print(f"{prog}: error: there is no command {command!r} (choose {' | '.join(COMMANDS)})",
               file=sys.stderr)
         raise SystemExit(2)
-    cli.keep_freed_memory()  # re-runs this process with glibc's allocator tuned, before heavy imports
+    cli.keep_freed_memory(command)  # re-runs this process with glibc's allocator tuned, before heavy imports
     cli.INVOKED_AS = [*prog.split(), command]
     sys.argv = [f"{prog} {command}", *args[1:]]
     importlib.import_module(COMMANDS[command][0]).main()

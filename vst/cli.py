@@ -31,6 +31,12 @@ QUOTING_HELP = ("put a value with non-ASCII letters or any of = , [ ] { } ( ) ' 
 # (scripts/bench_train.py). Must be set before the process starts.
 MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
 
+# prediction shares the cores with the decoder's and the encoder's threads: torch's OpenMP
+# threads then wait asleep between operations instead of spinning on cores x264 could use
+# (a 720p predict on 2 cores: 58.9 -> 51.3 s). Training keeps spinning (its thousands of small
+# operations a step would pay a wake-up each).
+SHARED_CORES = {"OMP_WAIT_POLICY": "PASSIVE"}
+
 
 # how the running command was invoked, for the commands vst prints back (resume=); the `vst`
 # command sets it, the root scripts leave it
@@ -47,8 +53,12 @@ RENAMED = {"optim": "loss.lr", "optim.lr": "loss.lr", "device": "accelerator",
            "vgg_weights": "vgg.weights"}
 
 
-def keep_freed_memory() -> None:
-    """Re-run this process once with MALLOC_KEEP set (Linux/glibc; a user's own setting wins)."""
+def keep_freed_memory(command: str | None = None) -> None:
+    """Re-run this process once with MALLOC_KEEP set (Linux/glibc; a user's own setting wins).
+    For predict, also SHARED_CORES (set before torch loads OpenMP)."""
+    if command == "predict":
+        for key, value in SHARED_CORES.items():
+            os.environ.setdefault(key, value)
     if sys.platform != "linux" or any(k in os.environ for k in MALLOC_KEEP):
         return
     os.environ.update(MALLOC_KEEP)

@@ -55,31 +55,50 @@ class Grader:
         x = resize_short_side(to_float(frames).to(self.device, non_blocking=True), self.size)
         return x.contiguous(memory_format=self.layout)
 
+    def looked_at(self, frames: np.ndarray, boxes: bool = True):
+        """NxHxWx3 code values -> (the frames at the working size, Nx3xhxw on the device; their
+        picture boxes, N x 4, or None where not asked for): one frame at a time, so that the
+        full-size float copy of a batch (100 MB a 4K frame) is never made."""
+        from vst.picture import picture_boxes
+
+        small, found = [], []
+        for i in range(len(frames)):
+            x = self.prepare(frames[i:i + 1])
+            small.append(self.generator.working(x, self.work_size))
+            if boxes:
+                found.append(picture_boxes(x))
+        return self.torch.cat(small), self.torch.cat(found) if boxes else None
+
     def __call__(self, frames: np.ndarray, stats=None, boxes=None) -> np.ndarray:
         """NxHxWx3 frames (a FrameBatch's) -> NxHxWx3 graded frames of the same dtype.
         stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
         boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
         bars and blank frames pass through; None = each frame's own."""
-        from vst.picture import keep_bars, picture_boxes
+        from vst.picture import keep_bars
 
         torch = self.torch
         with torch.inference_mode():
-            x = self.prepare(frames)
-            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
-                                enabled=self.dtype is not None):
-                if frames.dtype != np.uint8 or self.size is not None:  # deep or resized frames
+            if frames.dtype != np.uint8 or self.size is not None:  # deep or resized frames
+                x = self.prepare(frames)
+                with self.autocast():
                     return from_float(self.generator(x, self.work_size, stats, boxes), frames.dtype)
-                coarse = self.generator.field(x, self.work_size, stats, upsample=False)
+            small, own_boxes = self.looked_at(frames, boxes=boxes is None)
+            with self.autocast():
+                coarse = self.generator.field(small, self.work_size, stats, upsample=False)
             codes = torch.from_numpy(frames).to(self.device)
             graded = self.full_res(codes, coarse)
-            boxes = picture_boxes(x) if boxes is None else boxes
-            nchw = keep_bars(graded.permute(0, 3, 1, 2), codes.permute(0, 3, 1, 2), boxes)
+            nchw = keep_bars(graded.permute(0, 3, 1, 2), codes.permute(0, 3, 1, 2),
+                             own_boxes if boxes is None else boxes)
             return nchw.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    def autocast(self):
+        return self.torch.autocast(self.device.type, dtype=self.dtype or self.torch.float32,
+                                   enabled=self.dtype is not None)
 
     def one_shot_stats(self, frames: np.ndarray):
         """`__call__`'s stats for frames that are all one shot: their mean, for each of them."""
         with self.torch.inference_mode():
-            stats = self.generator.frame_stats(self.prepare(frames), self.work_size)
+            stats = self.generator.frame_stats(self.looked_at(frames, boxes=False)[0], self.work_size)
             return stats.mean(0, keepdim=True).expand_as(stats)
 
     def shot_stats(self, source, batch: int) -> ShotPass:
@@ -90,18 +109,18 @@ class Grader:
         Blank frames do not count in their shot's mean."""
         from tqdm import tqdm
 
-        from vst.picture import picture_boxes, union_box
+        from vst.picture import union_box
         from vst.shots import detect_shots
 
         torch = self.torch
-        rows, pictures = Rows(26, torch.float32, source.frames_hint), Rows(4, torch.int64, source.frames_hint)
+        rows, pictures = Rows(source.frames_hint), Rows(source.frames_hint)
         pts = []
         with torch.inference_mode(), tqdm(total=source.frames_hint or None, unit="frame",
                                           desc="finding shots", dynamic_ncols=True) as bar:
             def add(read):
-                x = self.prepare(read.frames)
-                rows.add(self.generator.frame_stats(x, self.work_size))
-                pictures.add(picture_boxes(x))
+                small, boxes = self.looked_at(read.frames)
+                rows.add(self.generator.frame_stats(small, self.work_size))
+                pictures.add(boxes)
                 pts.extend(read.pts)
                 bar.update(len(read.frames))
 
@@ -120,22 +139,25 @@ class Rows:
     tensor per batch, the rows pin the allocator's heap between the frames' big temporaries:
     the first pass over a clip grew by ~50 KB a frame.)"""
 
-    def __init__(self, width: int, dtype, expected: int = 0):
+    def __init__(self, expected: int = 0):
         import torch
 
-        self.data, self.count = torch.empty(max(expected, 256), width, dtype=dtype), 0
+        self.torch, self.expected, self.data, self.count = torch, max(expected, 256), None, 0
 
     def add(self, rows) -> None:
+        """rows: a batch's (n x width); the first batch sets the width and dtype."""
+        if self.data is None:
+            self.data = self.torch.empty(self.expected, *rows.shape[1:], dtype=rows.dtype)  # on the CPU
         end = self.count + len(rows)
         if end > len(self.data):
-            grown = self.data.new_empty(max(2 * len(self.data), end), self.data.shape[1])
+            grown = self.data.new_empty(max(2 * len(self.data), end), *self.data.shape[1:])
             grown[:self.count] = self.data[:self.count]
             self.data = grown
         self.data[self.count:end] = rows
         self.count = end
 
     def tensor(self):
-        return self.data[:self.count].clone()
+        return self.torch.empty(0, 0) if self.data is None else self.data[:self.count].clone()
 
 
 @dataclass

@@ -1,48 +1,103 @@
 """Prediction's full-resolution pass: 8-bit frames and the grade's field at the working size in,
-8-bit graded frames out. The field is upsampled bilinearly and applied to every pixel, exactly
-as `HRNet.forward` does; compiled (torch.compile), the upsample, the transform and the
-conversions run as one pass over the frame instead of some thirty, which is what predict spends
-most of its time on at 720p and above. The same function runs uncompiled where compiling is not
-possible (no C++ compiler) or not worth it (a short clip), within 1 code value of the compiled one."""
+8-bit graded frames out. The field is upsampled bilinearly (align_corners=False, as
+`F.interpolate`) and applied to every pixel, as `HRNet.forward` does, a band of rows at a
+time, so memory stays flat from 720p to 4K.
+
+Two ways to run it, within 1 code value of each other:
+- plain (`grade_in_bands`): a band of rows at a time, the band's field by two small matrix
+  products (the bilinear weights as matrices), the maths in place; never a full-size field
+  of a batch (12 floats a pixel: 400 MB for one 4K frame);
+- compiled (`grade_codes`, torch.compile): the upsample, the transform and the conversions
+  fused into one pass over the frame; about twice as fast again, but compiling costs seconds
+  to tens of seconds, so it is taken on long clips only (vst/predict.py).
+"""
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
 from vst.models.hrnet import affine
-from vst.models.logit import from_logit, to_logit
+from vst.models.logit import MARGIN, from_logit, to_logit
 
 log = logging.getLogger("vst")
+
+# pixels a band of a batch on the CPU: its field is 48 MB at most (two 720p frames are two
+# bands, two 4K frames sixteen)
+BAND_PIXELS = 1 << 20
 
 
 def grade_codes(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     """NxHxWx3 uint8 frames, Nx12xhxw field (`HRNet.field(..., upsample=False)`) -> NxHxWx3
-    uint8 graded frames."""
+    uint8 graded frames (the form torch.compile fuses into one pass)."""
     x = frames.permute(0, 3, 1, 2).float() / 255
     field = F.interpolate(coarse.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
     graded = from_logit(affine(to_logit(x), field))  # in [0, 1]
     return graded.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
+@lru_cache(maxsize=8)
+def bilinear_weights(size: int, coarse: int, device: torch.device) -> torch.Tensor:
+    """size x coarse: row i holds the weights `F.interpolate(mode="bilinear",
+    align_corners=False)` gives the coarse samples for output sample i."""
+    source = ((torch.arange(size, dtype=torch.float64) + 0.5) * (coarse / size) - 0.5).clamp(min=0)
+    first = source.floor().long().clamp(max=coarse - 1)
+    second = (first + 1).clamp(max=coarse - 1)
+    away = source - first
+    weights = torch.zeros(size, coarse, dtype=torch.float64)
+    rows = torch.arange(size)
+    weights[rows, first] += 1 - away
+    weights[rows, second] += away
+    return weights.float().to(device)
+
+
+def grade_in_bands(frames: torch.Tensor, coarse: torch.Tensor, rows: int) -> torch.Tensor:
+    """NxHxWx3 uint8 frames, their Nx12xhxw fields -> NxHxWx3 uint8 graded frames, `rows` rows of
+    every frame at a time."""
+    n, height, width, _ = frames.shape
+    channels, h, w = coarse.shape[1:]
+    across = torch.matmul(coarse.float(), bilinear_weights(width, w, frames.device).t())  # N x 12 x h x W
+    across = across.permute(0, 2, 1, 3).reshape(n, h, channels * width)
+    down = bilinear_weights(height, h, frames.device)
+    out = torch.empty_like(frames)
+    squeeze = 1 - 2 * MARGIN
+    for top in range(0, height, rows):
+        band = slice(top, top + rows)
+        field = torch.matmul(down[band], across).view(n, -1, channels, width).permute(2, 0, 1, 3)
+        z = frames[:, band].permute(3, 0, 1, 2).contiguous().float()  # 3 x N x r x W, as the field
+        z.mul_(squeeze / 255).add_(MARGIN).logit_()  # to_logit
+        graded = field[9:12] + z  # affine: (I + A) z + b
+        for i in range(3):
+            for j in range(3):
+                graded[i].addcmul_(field[3 * i + j], z[j])
+        # from_logit, then 8-bit codes
+        graded.sigmoid_().sub_(MARGIN).mul_(255 / squeeze).clamp_(0, 255).round_()
+        out[:, band] = graded.to(torch.uint8).permute(1, 2, 3, 0)
+    return out
+
+
 class FullResPass:
-    """`grade_codes`, compiled on first use when `compiled`; a compiler that fails (no C++
-    toolchain, an unsupported platform) falls back to the plain function, saying so once."""
+    """The full-resolution pass over a batch: compiled on first use when `compiled` (frame by
+    frame: one frame size, one compile), else in bands (`grade_in_bands`). A compiler that
+    fails (no C++ toolchain, an unsupported platform) falls back to the plain pass, saying so
+    once."""
 
     def __init__(self, compiled: bool):
-        self.function = grade_codes
         self.compiled = compiled
-        if compiled:
-            self.function = torch.compile(grade_codes, dynamic=None)
+        self.function = torch.compile(grade_codes, dynamic=False) if compiled else None
 
     def __call__(self, frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         if self.compiled:
             try:
-                return self.function(frames, coarse)
+                return torch.cat([self.function(frames[i:i + 1], coarse[i:i + 1])
+                                  for i in range(len(frames))])
             except Exception as err:  # noqa: BLE001 - inductor raises many kinds
                 log.warning("the compiled full-resolution pass is unavailable (%s): using the "
                             "plain one (slower, the same grade)", str(err).splitlines()[0][:200])
-                self.function, self.compiled = grade_codes, False
-        return self.function(frames, coarse)
+                self.compiled = False
+        n, height, width, _ = frames.shape
+        rows = max(8, BAND_PIXELS // (n * width)) if frames.device.type == "cpu" else height
+        return grade_in_bands(frames, coarse, rows)

@@ -182,7 +182,7 @@ class HRNet(nn.Module):
         statistics in `stats`, plus a local one from the convolutional network. upsample=False:
         at the working size (vst/models/full_res.py upsamples it where it applies it)."""
         h, w = x.shape[-2:]
-        small = self._working(x, work_size)
+        small = self.working(x, work_size)
         stats = self.frame_stats(small, None) if stats is None else stats.to(small.device)
         # global + local at the working size, then one upsample (same field: bilinear weights sum to 1)
         coeffs = self._padded_delta(small).float().contiguous()
@@ -197,13 +197,13 @@ class HRNet(nn.Module):
         its colour statistics (14, `colour_stats`, what the global head reads), then the
         coefficients of its Monge grade onto the style (12, `vst.models.monge`; zero while no
         style is set). Both average over the frames of a shot into the shot's own."""
-        small = self._working(x, work_size)
+        small = self.working(x, work_size)
         return torch.cat([colour_stats(small), self._monge(small)], 1)
 
     @torch.no_grad()
     def set_style(self, style: torch.Tensor) -> None:
         """Grade toward this still (1x3xHxW in [0, 1]): its Lab Gaussian at the working size."""
-        mean, cov = lab_gaussian(self._working(style[:1].to(self.style_gaussian.device), "model"))
+        mean, cov = lab_gaussian(self.working(style[:1].to(self.style_gaussian.device), "model"))
         self.style_gaussian.copy_(torch.cat([mean[0], cov[0].flatten()]).float())
 
     def _monge(self, small: torch.Tensor) -> torch.Tensor:
@@ -212,7 +212,7 @@ class HRNet(nn.Module):
         g = self.style_gaussian
         return monge_coefficients(small, g[:3], g[3:].view(3, 3))
 
-    def _working(self, x: torch.Tensor, work_size: int | None | str) -> torch.Tensor:
+    def working(self, x: torch.Tensor, work_size: int | None | str) -> torch.Tensor:
         if work_size == "model":
             work_size = self.work_size
         h, w = x.shape[-2:]

@@ -162,10 +162,10 @@ def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan
             bar.update(futures[future].chunk.frames)
 
 
-# Compiling the full-resolution pass costs ~20 s the first time on a machine (then about a
-# second: the compiled code is cached). Grading a 720p frame then takes 32 ms instead of 70 on
-# 2 CPU cores, but a whole predict there gains only ~5% (x264 and the shot pass hold the
-# cores): worth it on long clips only, from about this many frames x pixels on.
+# Compiling the full-resolution pass costs ~14 s the first time on a machine (then ~3 s: the
+# compiled code is cached). It then grades a 720p frame in 10.5 ms instead of 23-31 ms on 2 CPU
+# cores, but a whole 720p predict of 924 frames only goes from 62.9 to 56.2 s (x264 and the
+# shot pass share the cores): worth it on long clips only, from about this many frames x pixels.
 COMPILE_FROM_MEGAPIXELS = 2000
 
 

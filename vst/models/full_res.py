@@ -8,8 +8,8 @@ Two ways to run it, within 1 code value of each other:
   products (the bilinear weights as matrices), the maths in place; never a full-size field
   of a batch (12 floats a pixel: 400 MB for one 4K frame);
 - compiled (`grade_codes`, torch.compile): the upsample, the transform and the conversions
-  fused into one pass over the frame; about twice as fast again, but compiling costs seconds
-  to tens of seconds, so it is taken on long clips only (vst/predict.py).
+  fused into one pass over the frame; two to three times as fast again, but compiling costs
+  seconds to tens of seconds, so it is taken on long clips only (vst/predict.py).
 """
 
 from __future__ import annotations

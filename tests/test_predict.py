@@ -506,3 +506,20 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(identity_ckpt, full_disk):
     # no output, no temporary; the work folder at most (what was graded, kept for a re-run)
     assert [p.name for p in full_disk.iterdir()] in ([], [".out.mp4.vst-work"])
     assert not list(full_disk.glob(".out.mp4.vst-work/.*partial*"))
+
+
+def test_the_full_resolution_pass_is_compiled_for_long_clips_up_to_2k_only():
+    """Compiling pays back on long clips; above 2K the fused pass's full-size buffers would
+    break the flat memory the plain pass keeps (and it buys little there)."""
+    from types import SimpleNamespace
+
+    from vst.predict import worth_compiling
+
+    def clip(width, height, frames):
+        return SimpleNamespace(info=SimpleNamespace(width=width, height=height), frames_hint=frames)
+
+    assert worth_compiling(clip(1280, 720, 2000))
+    assert worth_compiling(clip(1920, 1080, 600))
+    assert not worth_compiling(clip(1280, 720, 300))  # a short clip: not worth the compile
+    assert not worth_compiling(clip(3840, 2160, 20000))  # 4K: the plain pass, in bands
+    assert not worth_compiling(SimpleNamespace(frames_hint=1))  # stills have no video info

@@ -162,16 +162,22 @@ def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan
             bar.update(futures[future].chunk.frames)
 
 
-# Compiling the full-resolution pass costs ~14 s the first time on a machine (then ~3 s: the
-# compiled code is cached). It then grades a 720p frame in 10.5 ms instead of 23-31 ms on 2 CPU
-# cores, but a whole 720p predict of 924 frames only goes from 62.9 to 56.2 s (x264 and the
-# shot pass share the cores): worth it on long clips only, from about this many frames x pixels.
-COMPILE_FROM_MEGAPIXELS = 2000
+# Compiling the full-resolution pass costs ~14 s the first time for a frame size (then ~3 s:
+# the compiled code is cached). It then grades a 720p frame in 10.5 ms instead of 23-31 ms on 2
+# CPU cores, but the whole predict gains less (x264 and the shot pass share the cores): 924
+# 720p frames 62.9 -> 56.2 s cached; 864 1080p frames 115 -> 113.7 s compiling, 105.9 s
+# cached. Worth it from about this many frames x pixels on, for frames up to 2K: above, the
+# fused pass holds full-size buffers of each frame (96 4K frames peaked at 3664 MiB compiled,
+# 2928 plain) and buys little (2.24 against 2.1 frames/s).
+COMPILE_FROM_MEGAPIXELS = 1000
+COMPILE_UP_TO_PIXELS = 2048 * 1152
 
 
 def worth_compiling(source) -> bool:
     info = getattr(source, "info", None)
-    return info is not None and source.frames_hint * info.width * info.height >= COMPILE_FROM_MEGAPIXELS * 1e6
+    if info is None or info.width * info.height > COMPILE_UP_TO_PIXELS:
+        return False
+    return source.frames_hint * info.width * info.height >= COMPILE_FROM_MEGAPIXELS * 1e6
 
 
 def predict(cfg: DictConfig) -> Path:

@@ -523,3 +523,20 @@ def test_the_full_resolution_pass_is_compiled_for_long_clips_up_to_2k_only():
     assert not worth_compiling(clip(1280, 720, 300))  # a short clip: not worth the compile
     assert not worth_compiling(clip(3840, 2160, 20000))  # 4K: the plain pass, in bands
     assert not worth_compiling(SimpleNamespace(frames_hint=1))  # stills have no video info
+
+
+def test_frames_larger_than_1080p_go_fewer_at_a_time():
+    """Each batch also waits in the reader's and the encoder's queues: a batch holds at most
+    two 1080p frames' worth of pixels."""
+    from types import SimpleNamespace
+
+    from vst.predict import frames_per_batch
+
+    def clip(width, height):
+        return SimpleNamespace(info=SimpleNamespace(width=width, height=height))
+
+    assert frames_per_batch(2, clip(1920, 1080)) == 2
+    assert frames_per_batch(8, clip(1280, 720)) == 4
+    assert frames_per_batch(2, clip(3840, 2160)) == 1
+    assert frames_per_batch(2, clip(8192, 4320)) == 1  # never none
+    assert frames_per_batch(3, SimpleNamespace()) == 3  # stills: as configured

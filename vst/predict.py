@@ -180,12 +180,27 @@ def worth_compiling(source) -> bool:
     return source.frames_hint * info.width * info.height >= COMPILE_FROM_MEGAPIXELS * 1e6
 
 
+# the most pixels a batch of frames holds: two 1080p frames. Larger frames go fewer at a time,
+# as each batch also waits in the reader's and the encoder's queues (96 4K frames: 2 a batch
+# peaked at 3018 MiB, 1 at 2506 MiB, both at 2.1 frames/s).
+BATCH_PIXELS = 2 * 1920 * 1088
+
+
+def frames_per_batch(batch_size: int, source) -> int:
+    """`batch_size` (predict.yaml), or fewer for frames so large that it would pass BATCH_PIXELS."""
+    info = getattr(source, "info", None)
+    if info is None:
+        return batch_size
+    return max(1, min(batch_size, BATCH_PIXELS // (info.width * info.height)))
+
+
 def predict(cfg: DictConfig) -> Path:
     """Grade cfg.video with cfg.ckpt; returns the output path."""
     from vst.io import open_frames
 
     ckpt = path_setting(cfg, "ckpt", "outputs/.../best.ckpt")
     source = open_frames(path_setting(cfg, "video", "clip.mp4"), "video")
+    cfg.batch_size = frames_per_batch(cfg.batch_size, source)
     out = resolve_output(cfg, ckpt, source)
     grader = Grader(ckpt, cfg.accelerator, cfg.precision, cfg.channels_last, cfg.work_size, cfg.size,
                     compiled=worth_compiling(source) and cfg.grade == "network")

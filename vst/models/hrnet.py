@@ -213,6 +213,8 @@ class HRNet(nn.Module):
         return monge_coefficients(small, g[:3], g[3:].view(3, 3))
 
     def working(self, x: torch.Tensor, work_size: int | None | str) -> torch.Tensor:
+        """x at the short side the network runs at (antialiased; never upscaled): what `field`
+        and `frame_stats` see. work_size "model" = the model's own; None = x as it is."""
         if work_size == "model":
             work_size = self.work_size
         h, w = x.shape[-2:]

@@ -151,3 +151,30 @@ def test_given_stats_choose_the_global_transform():
     assert torch.allclose(fa, fb)
     assert not torch.allclose(fa, own)
     assert torch.allclose(own, net.field(a, stats=net.frame_stats(a)))
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_instance_norm_is_instance_norm_in_training_and_at_inference(frames):
+    """Three kernels, one per case, all the maths of InstanceNorm2d(affine=True); one frame in
+    training keeps the channels-last layout it came in (no copies through the network)."""
+    from vst.models.hrnet import InstanceNorm
+
+    torch.manual_seed(0)
+    norm, reference = InstanceNorm(8), torch.nn.InstanceNorm2d(8, affine=True)
+    with torch.no_grad():
+        for layer in (norm, reference):
+            layer.weight.copy_(torch.linspace(0.5, 2, 8))
+            layer.bias.copy_(torch.linspace(-1, 1, 8))
+    x = (torch.randn(frames, 8, 12, 20) * 3 + 1).to(memory_format=torch.channels_last)
+    x.requires_grad_()
+    trained = norm(x)
+    expected = reference(x)
+    assert torch.allclose(trained, expected, atol=1e-5)
+    grad = torch.randn_like(expected)
+    got, want = torch.autograd.grad(trained, (x, norm.weight), grad), \
+        torch.autograd.grad(expected, (x, reference.weight), grad)
+    assert all(torch.allclose(g, w, atol=1e-4) for g, w in zip(got, want, strict=True))
+    if frames == 1:
+        assert trained.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.allclose(norm(x), expected, atol=1e-5)

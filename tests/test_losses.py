@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tests.helpers import shared_file
 from vst.filters import gaussian_blur
@@ -101,6 +102,40 @@ def test_structure_loss_ignores_tone_and_colour_but_sees_blur(frame_and_style):
         assert abs(loss(blurred, frame).item() - loss.forward(blurred, frame).item()) < 1e-6
 
 
+class FullSizeGrade(torch.nn.Module):
+    """A test generator that looks at every pixel (what the objective asks of a generator
+    besides `field` and `apply_field`)."""
+
+    def working(self, x, work_size):
+        return x
+
+    def frame_stats(self, x):
+        return None
+
+
+def test_zone_memberships_follow_the_exact_lightness_ranks(frame_and_style):
+    """The tonal zones come from a histogram of lightness, not a sort of every pixel: on a real
+    frame with a letterbox the memberships are those of the exact ranks within 1% (equal pixels,
+    which a sort puts in any order, share one rank)."""
+    from vst.losses.color import zone_weights
+
+    frame, _ = frame_and_style
+    lightness = (rgb_to_lab(frame) / 100)[:, 0].flatten(1)
+    picture = torch.ones_like(lightness)
+    picture[:, : lightness.shape[1] // 10] = 0  # a bar: in no zone, and not counted
+    order = lightness.masked_fill(picture <= 0, -1.0).argsort(1)
+    exact = torch.empty_like(lightness).scatter_(1, order, torch.arange(lightness.shape[1]).float()[None])
+    exact = ((exact - (picture <= 0).sum()) / (picture.sum() - 1)).clamp_min(0)
+    centres = torch.tensor([0.0, 0.5, 1.0]).view(1, 3, 1)
+    hats = (1 - (exact[:, None] - centres).abs() * 2).clamp_min(0) * picture[:, None]
+    weights = zone_weights(lightness, 3, picture)
+    assert weights.shape == (1, 4, lightness.shape[1])
+    assert torch.equal(weights[:, 0], picture)
+    assert (weights[:, 1:] - hats).abs().max() < 0.01
+    assert (weights[:, 1:] - hats).abs().mean() < 1e-3
+    assert torch.allclose(weights[:, 1:].sum(1), picture, atol=1e-5)
+
+
 def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
     frame, style = frame_and_style
     color = {"name": "color", "color_weight": 1.0, "structure_weight": 2.0}
@@ -109,11 +144,8 @@ def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
     assert objective.vgg_source is None and objective.perceptual is None
     objective.set_targets(style, {"train": frame})
 
-    class Identity(torch.nn.Module):  # the untrained generator's grade: no change
-        def frame_stats(self, x):
-            return None
-
-        def field(self, x, stats=None):
+    class Identity(FullSizeGrade):  # the untrained generator's grade: no change
+        def field(self, x, stats=None, upsample=True):
             return torch.zeros(x.shape[0], 12, *x.shape[2:])
 
         def apply_field(self, x, field):
@@ -151,20 +183,64 @@ def test_stability_loss_is_zero_for_an_equivariant_grade_and_positive_for_a_flic
         assert noisy(flickering, frame, flickering(frame), g).dtype == torch.float32
 
 
+def test_stability_is_taken_every_other_step_at_twice_the_weight(frame_and_style):
+    """Its second pass through the network is the dearest part of a step: sampled on every
+    2nd step at twice the weight, it pulls as hard on average; validation takes every term."""
+    from vst.models.hrnet import HRNet
+
+    frame, style = frame_and_style
+    config = {"name": "color", "color_weight": 1.0, "stability_weight": 3.0,
+              "stability": {"shift": 4.0, "noise": 0.0, "every": 2}}
+    objective = Objective(config, vgg={})
+    objective.set_targets(style, {"train": frame})
+    torch.manual_seed(0)
+    model = HRNet(work_size=None)
+    torch.nn.init.normal_(model.to_coeffs.weight, std=0.5)  # a local part that moves with nothing
+
+    def terms(step):
+        return objective(model, frame, "train", torch.tensor([0]), torch.Generator().manual_seed(0),
+                         step)[1]
+
+    sampled, skipped, every_term = terms(4), terms(5), terms(None)
+    assert sampled["stability"].item() > 1e-4
+    assert torch.isclose(sampled["loss"], sampled["color"] + 2 * 3.0 * sampled["stability"])
+    assert "stability" not in skipped and torch.isclose(skipped["loss"], skipped["color"])
+    assert torch.isclose(every_term["loss"], every_term["color"] + 3.0 * every_term["stability"])
+
+
+def test_stability_moves_the_frame_it_sees_as_far_as_the_training_frame(frame_and_style):
+    """The term works at the network's working size with `shift` in pixels of the training
+    frame: the same motion, relative to the picture, whatever the size it is applied at. A
+    grade pinned to the screen (a ramp across it) pays the square of the motion."""
+    frame, _ = frame_and_style
+    small = F.interpolate(frame, scale_factor=0.375, mode="bilinear", antialias=True)
+
+    def pinned_to_the_screen(x):
+        return torch.linspace(-1, 1, x.shape[-1]).expand_as(x).clone()
+
+    term = StabilityLoss(shift=6.0, rotate=0.0, zoom=0.0, noise=0.0, exposure=0.0)
+
+    def cost(x, scale=1.0):
+        return term(pinned_to_the_screen, x, pinned_to_the_screen(x), torch.Generator().manual_seed(0),
+                    scale=scale).item()
+
+    at_training_size = cost(frame)
+    assert at_training_size > 1e-4
+    assert cost(small, small.shape[-1] / frame.shape[-1]) == pytest.approx(at_training_size, rel=0.15)
+    assert cost(small) > 4 * at_training_size  # the same pixels at the small size: a larger motion
+
+
 def test_locality_costs_nothing_for_one_transform_everywhere(frame_and_style):
     frame, style = frame_and_style
     objective = Objective({"name": "color", "color_weight": 1.0, "locality_weight": 1.0}, vgg={})
     objective.set_targets(style, {"train": frame})
 
-    class Fixed(torch.nn.Module):
+    class Fixed(FullSizeGrade):
         def __init__(self, field):
             super().__init__()
             self.value = field
 
-        def frame_stats(self, x):
-            return None
-
-        def field(self, x, stats=None):
+        def field(self, x, stats=None, upsample=True):
             return self.value.expand(x.shape[0], 12, *x.shape[2:])
 
         def apply_field(self, x, field):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tests.helpers import (
     ROOT,
@@ -79,6 +81,8 @@ def test_tensorboard_has_losses_hparams_and_previews(trained):
     assert {"preview/keyframe", "preview/heldout_0", "preview/heldout_1"} <= images
     preview = acc.Images("preview/keyframe")[-1]
     assert preview.width > 2 * preview.height  # content | output | style side by side
+    shown = Image.open(io.BytesIO(preview.encoded_image_string))
+    assert shown.format == "JPEG" and shown.size == (preview.width, preview.height)
     hp = logged_hparams(run_dir / "tensorboard")
     assert hp["loss/style_weight"] == 1e5 and hp["data/size"] == 48
 

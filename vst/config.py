@@ -81,6 +81,7 @@ class StabilityTermSchema:
     noise: float = MISSING
     exposure: float = MISSING
     margin: float = MISSING
+    every: int = 1
 
 
 @dataclass

@@ -50,12 +50,12 @@ class StyleTransferModule(L.LightningModule):
         return self.objective.vgg_source
 
     def _step(self, content: torch.Tensor, index: torch.Tensor, split: str,
-              rng: torch.Generator | None = None):
+              rng: torch.Generator | None = None, step: int | None = None):
         return self.objective(self.generator, content.contiguous(memory_format=self.memory_format),
-                              split, index, rng)
+                              split, index, rng, step)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        _, terms = self._step(batch["content"], batch["index"], "train")
+        _, terms = self._step(batch["content"], batch["index"], "train", step=self.global_step)
         self.log("train/loss", terms["loss"], prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in terms.items() if k != "loss"})
         return terms["loss"]

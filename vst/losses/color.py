@@ -29,19 +29,26 @@ from vst.lab import gaussians, rgb_to_lab, sqrtm_psd
 from vst.picture import picture_masks
 
 
-def zone_weights(lightness: torch.Tensor, zones: int, picture: torch.Tensor) -> torch.Tensor:
+def zone_weights(lightness: torch.Tensor, zones: int, picture: torch.Tensor,
+                 bins: int = 1024) -> torch.Tensor:
     """N x P lightness, N x P picture mask -> N x (zones + 1) x P memberships: every pixel of
     the picture, then hat functions of each picture pixel's lightness rank among the picture's
     pixels, centred on 0, 1/(zones-1), ..., 1 (darkest .. brightest), summing to one. Bars
     (mask 0) belong to nothing. Ranks are not differentiated (they only choose which pixels
-    are compared)."""
-    key = lightness.detach().masked_fill(picture <= 0, float("-inf"))   # bars rank first
-    order = key.argsort(dim=1)
-    position = torch.arange(lightness.shape[1], device=lightness.device, dtype=lightness.dtype)
-    rank = torch.empty_like(lightness)
-    rank.scatter_(1, order, position.expand_as(lightness).contiguous())
-    shown = picture.sum(1, keepdim=True)
-    rank = (rank - (lightness.shape[1] - shown)) / (shown - 1).clamp_min(1)
+    are compared); they are read off a histogram of `bins` levels between the picture's
+    darkest and brightest pixel, interpolated within a level: equal pixels get one rank, and
+    the memberships are within a few thousandths of exact ranks' (sorting every pixel took a
+    twentieth of a training step)."""
+    light = lightness.detach()
+    inside = picture > 0
+    lo = light.masked_fill(~inside, float("inf")).amin(1, keepdim=True)
+    hi = light.masked_fill(~inside, float("-inf")).amax(1, keepdim=True)
+    level = ((light - lo) / (hi - lo).clamp_min(1e-6) * bins).clamp(0, bins).nan_to_num(0.0)
+    bin_ = level.long().clamp_max(bins - 1)
+    counts = light.new_zeros(light.shape[0], bins).scatter_add_(1, bin_, inside.to(light.dtype))
+    below = counts.cumsum(1) - counts
+    shown = counts.sum(1, keepdim=True)
+    rank = (below.gather(1, bin_) + (level - bin_) * counts.gather(1, bin_)) / shown.clamp_min(1)
     centres = torch.linspace(0, 1, zones, device=lightness.device).view(1, -1, 1)
     hats = (1 - (rank[:, None] - centres).abs() * (zones - 1)).clamp_min(0)
     return torch.cat([torch.ones_like(hats[:, :1]), hats], 1) * picture[:, None]

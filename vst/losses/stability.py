@@ -13,6 +13,12 @@ the frame's own noise passes through a grade unchanged (that is the source's noi
 the output is allowed to keep); what must not happen is the grade *reacting* to noise or
 motion, which is what flickers. Pixels whose source lies outside the frame (the warp invents
 them) are left out, so the motion can be large.
+
+It is all done at the network's working size (the objective passes the frame as the network
+sees it and the field before upsampling): the field is smooth there by construction, and
+moving, noising and comparing full-size frames and 12-channel fields cost a third of a
+training step for nothing the working size does not show. The noise is therefore noise of
+the frame the network sees (a 1080p frame's sensor noise is ~10x weaker at 96 px).
 """
 
 from __future__ import annotations
@@ -49,17 +55,24 @@ class StabilityLoss(nn.Module):
     """MSE between field(g W(x) + noise) and W(field(x)) where W(x) shows real content."""
 
     def __init__(self, shift: float = 2.0, rotate: float = 1.0, zoom: float = 0.02,
-                 noise: float = 0.02, exposure: float = 0.0, margin: float = 0.05):
-        """exposure: the largest relative change of brightness (gain g in 1 +- exposure)."""
+                 noise: float = 0.02, exposure: float = 0.0, margin: float = 0.05, every: int = 1):
+        """exposure: the largest relative change of brightness (gain g in 1 +- exposure);
+        every: training steps per sample of the term (the objective weighs it `every` times)."""
         super().__init__()
+        if every < 1:
+            raise ValueError("loss.stability.every must be at least 1")
         self.shift, self.rotate, self.zoom = shift, rotate, zoom
         self.noise, self.exposure, self.margin = noise, exposure, margin
+        self.every = int(every)
 
     def forward(self, field: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                grade: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
-        """field: the model's grade function; x: frames; grade: field(x), already computed."""
+                grade: torch.Tensor, rng: torch.Generator | None = None,
+                scale: float = 1.0) -> torch.Tensor:
+        """field: the model's grade function; x: frames as the network sees them; grade:
+        field(x), already computed; scale: x's size over the training frames' (`shift` is in
+        pixels of those)."""
         n, _, h, w = x.shape
-        grid = random_motion(n, h, w, self.shift, self.rotate, self.zoom, rng)
+        grid = random_motion(n, h, w, self.shift * scale, self.rotate, self.zoom, rng)
         noise = torch.randn(x.shape, generator=rng).to(x.device) * self.noise
         gain = 1 + (torch.rand(n, 1, 1, 1, generator=rng) * 2 - 1).to(x.device) * self.exposure
         moved = (warp(x, grid) * gain + noise).clamp(0, 1).to(x.dtype)

@@ -69,10 +69,13 @@ class InstanceNorm(nn.Module):
     """Per-channel instance normalisation with a learned scale and shift, exactly
     InstanceNorm2d(affine=True) (same statistics, same `weight`/`bias` keys).
 
-    Each CPU kernel is fast at one job: while training (gradients on) F.instance_norm, whose
-    backward is 2x faster than group_norm's; at inference F.group_norm with one group per
-    channel, which works in place on channels-last bf16 where instance_norm copies every
-    activation (2.3x faster at 720p). Same maths either way (max difference 5e-7).
+    Each CPU kernel is fast at one job: while training (gradients on) batch_norm's, which for
+    one frame is instance norm and keeps channels-last bf16 as it is (instance_norm hands back
+    plain-layout activations, and converting layouts and dtypes took a third of a training
+    step), or F.instance_norm for a batch of frames (its backward is 2x faster than
+    group_norm's); at inference F.group_norm with one group per channel, which works in place
+    on channels-last bf16 where instance_norm copies every activation (2.3x faster at 720p).
+    Same maths every way (max difference 5e-7).
     """
 
     def __init__(self, channels: int, eps: float = 1e-5):
@@ -83,6 +86,8 @@ class InstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled():
+            if x.shape[0] == 1:  # the statistics of the batch are the frame's own
+                return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
             return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
         return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
 
@@ -188,9 +193,7 @@ class HRNet(nn.Module):
         coeffs = self._padded_delta(small).float().contiguous()
         stats = stats.float()
         coeffs = coeffs + (self.global_head(stats[:, :_STATS]).float() + stats[:, _STATS:])[..., None, None]
-        if small is not x and upsample:
-            coeffs = F.interpolate(coeffs, size=(h, w), mode="bilinear", align_corners=False)
-        return coeffs
+        return upsample_field(coeffs, (h, w)) if upsample else coeffs
 
     def frame_stats(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
         """What each frame's global transform is chosen by, as `field` computes it (N x 26):
@@ -273,9 +276,16 @@ def colour_stats(x: torch.Tensor) -> torch.Tensor:
 
 def affine(z: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """(I + A) z + b per pixel: z Nx3xHxW, field Nx12xHxW (A row by row, then b)."""
-    f = field
-    return torch.stack([z[:, i] + f[:, 9 + i] + f[:, 3 * i] * z[:, 0] + f[:, 3 * i + 1] * z[:, 1]
-                        + f[:, 3 * i + 2] * z[:, 2] for i in range(3)], 1)
+    f = field.unbind(1)  # (indexing each plane instead costs its backward a zeroed field apiece)
+    return torch.stack([z[:, i] + f[9 + i] + f[3 * i] * z[:, 0] + f[3 * i + 1] * z[:, 1]
+                        + f[3 * i + 2] * z[:, 2] for i in range(3)], 1)
+
+
+def upsample_field(coeffs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A field at the working size brought to the frame's `size` (bilinear)."""
+    if tuple(coeffs.shape[-2:]) == tuple(size):
+        return coeffs
+    return F.interpolate(coeffs, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def build_generator(model: dict) -> nn.Module:

@@ -208,6 +208,25 @@ def test_stability_is_taken_every_other_step_at_twice_the_weight(frame_and_style
     assert torch.isclose(every_term["loss"], every_term["color"] + 3.0 * every_term["stability"])
 
 
+def test_the_objective_grades_a_frame_as_the_generator_does(frame_and_style):
+    """Training looks at the frame at the working size once, for the grade and the stability
+    term alike: what it grades is what the generator's own forward (prediction) gives."""
+    from vst.models.hrnet import HRNet
+
+    frame, style = frame_and_style
+    objective = Objective({"name": "color", "color_weight": 1.0, "stability_weight": 1.0,
+                           "stability": {"shift": 4.0}}, vgg={})
+    objective.set_targets(style, {"train": frame})
+    torch.manual_seed(0)
+    model = HRNet(work_size=24)
+    model.set_style(style)
+    torch.nn.init.normal_(model.to_coeffs.weight, std=0.1)
+    output, terms = objective(model, frame, "train", torch.tensor([0]), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(output, model(frame), atol=1e-5)
+    assert terms["stability"].item() > 0
+
+
 def test_stability_moves_the_frame_it_sees_as_far_as_the_training_frame(frame_and_style):
     """The term works at the network's working size with `shift` in pixels of the training
     frame: the same motion, relative to the picture, whatever the size it is applied at. A

@@ -18,9 +18,8 @@ import logging
 from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 
-from vst.models.hrnet import affine
+from vst.models.hrnet import affine, upsample_field
 from vst.models.logit import MARGIN, from_logit, to_logit
 
 log = logging.getLogger("vst")
@@ -34,7 +33,7 @@ def grade_codes(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     """NxHxWx3 uint8 frames, Nx12xhxw field (`HRNet.field(..., upsample=False)`) -> NxHxWx3
     uint8 graded frames (the form torch.compile fuses into one pass)."""
     x = frames.permute(0, 3, 1, 2).float() / 255
-    field = F.interpolate(coarse.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
+    field = upsample_field(coarse.float(), x.shape[-2:])
     graded = from_logit(affine(to_logit(x), field))  # in [0, 1]
     return graded.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
 

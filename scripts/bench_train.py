@@ -54,7 +54,7 @@ def worker(size: int, precision: str, channels_last: bool, steps: int, loss: str
     frame, style = frame.to(memory_format=fmt), style.to(memory_format=fmt)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     with autocast:
-        module.objective.set_targets(style, {"train": frame})
+        module.objective.set_targets(style, {"train": frame}, module.generator)
     opt = module.configure_optimizers()
     index = torch.zeros(1, dtype=torch.long)
     times = []

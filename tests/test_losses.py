@@ -110,7 +110,7 @@ class FullSizeGrade(torch.nn.Module):
         return x
 
     def frame_stats(self, x):
-        return None
+        return torch.zeros(x.shape[0], 26)
 
 
 def test_zone_memberships_follow_the_exact_lightness_ranks(frame_and_style):
@@ -142,7 +142,6 @@ def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
     assert term_weights(color) == {"color": 1.0, "structure": 2.0}
     objective = Objective(color, vgg={"weights": "/nonexistent/vgg.pth"})  # VGG never touched
     assert objective.vgg_source is None and objective.perceptual is None
-    objective.set_targets(style, {"train": frame})
 
     class Identity(FullSizeGrade):  # the untrained generator's grade: no change
         def field(self, x, stats=None, upsample=True):
@@ -151,6 +150,7 @@ def test_objective_builds_only_the_terms_it_weighs(frame_and_style):
         def apply_field(self, x, field):
             return x + field[:, 9:]
 
+    objective.set_targets(style, {"train": frame}, Identity())
     output, terms = objective(Identity(), frame, "train", torch.tensor([0]))
     assert torch.equal(output, frame)
     assert set(terms) == {"color", "structure", "loss"}
@@ -192,10 +192,10 @@ def test_stability_is_taken_every_other_step_at_twice_the_weight(frame_and_style
     config = {"name": "color", "color_weight": 1.0, "stability_weight": 3.0,
               "stability": {"shift": 4.0, "noise": 0.0, "every": 2}}
     objective = Objective(config, vgg={})
-    objective.set_targets(style, {"train": frame})
     torch.manual_seed(0)
     model = HRNet(work_size=None)
     torch.nn.init.normal_(model.to_coeffs.weight, std=0.5)  # a local part that moves with nothing
+    objective.set_targets(style, {"train": frame}, model)
 
     def terms(step):
         return objective(model, frame, "train", torch.tensor([0]), torch.Generator().manual_seed(0),
@@ -216,11 +216,11 @@ def test_the_objective_grades_a_frame_as_the_generator_does(frame_and_style):
     frame, style = frame_and_style
     objective = Objective({"name": "color", "color_weight": 1.0, "stability_weight": 1.0,
                            "stability": {"shift": 4.0}}, vgg={})
-    objective.set_targets(style, {"train": frame})
     torch.manual_seed(0)
     model = HRNet(work_size=24)
     model.set_style(style)
     torch.nn.init.normal_(model.to_coeffs.weight, std=0.1)
+    objective.set_targets(style, {"train": frame}, model)
     output, terms = objective(model, frame, "train", torch.tensor([0]), torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.allclose(output, model(frame), atol=1e-5)
@@ -252,7 +252,6 @@ def test_stability_moves_the_frame_it_sees_as_far_as_the_training_frame(frame_an
 def test_locality_costs_nothing_for_one_transform_everywhere(frame_and_style):
     frame, style = frame_and_style
     objective = Objective({"name": "color", "color_weight": 1.0, "locality_weight": 1.0}, vgg={})
-    objective.set_targets(style, {"train": frame})
 
     class Fixed(FullSizeGrade):
         def __init__(self, field):
@@ -265,6 +264,7 @@ def test_locality_costs_nothing_for_one_transform_everywhere(frame_and_style):
         def apply_field(self, x, field):
             return x
 
+    objective.set_targets(style, {"train": frame}, FullSizeGrade())
     uniform = torch.randn(1, 12, 1, 1)
     _, terms = objective(Fixed(uniform), frame, "train", torch.tensor([0]))
     assert terms["locality"].item() < 1e-10
@@ -300,10 +300,10 @@ def test_stability_holds_the_global_transform_at_the_frames_own(frame_and_style)
     config = {"name": "color", "stability_weight": 1.0,
               "stability": {"shift": 0.0, "rotate": 0.0, "zoom": 0.0, "noise": 0.0, "exposure": 0.2}}
     objective = Objective(config, vgg={})
-    objective.set_targets(style, {"train": frame})
     torch.manual_seed(0)
     model = HRNet(work_size=None)
     model.set_style(style)  # the Monge grade follows the frame's statistics
+    objective.set_targets(style, {"train": frame}, model)
     torch.nn.init.normal_(model.global_head[-1].weight, std=0.5)  # and so does the head's part
     with torch.no_grad():
         moved_grade = model.field(frame * 0.8)

@@ -44,6 +44,9 @@ def test_bars_are_found_and_dark_picture_is_not_taken_for_them(frame_and_style):
     h, w = x.shape[-2:]
     x[..., h // 2, :] = 0  # a black line across the middle of the picture stays picture
     assert picture_boxes(x).tolist() == [[TOP, h - BOTTOM, LEFT, w - RIGHT]]
+    # a channels-last frame (as prediction holds frames) is summed in its own layout: the same
+    assert picture_boxes(x.contiguous(memory_format=torch.channels_last)).tolist() == \
+        [[TOP, h - BOTTOM, LEFT, w - RIGHT]]
     assert picture_boxes(frame).tolist() == [[0, h, 0, w]]
     # black on one side only (unlit ground under a night sky) is picture, not a bar
     ground = frame.clone()

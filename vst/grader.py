@@ -40,23 +40,25 @@ class Grader:
         self.size = size
         generator, meta = load_generator(ckpt)
         self.generator = generator.to(self.device, memory_format=self.layout)
-        self.full_res = FullResPass(compiled)
+        # compiled on the CPU only: on a GPU the plain pass is a few dozen kernels a batch
+        self.full_res = FullResPass(compiled and self.device.type == "cpu")
         self.work_size = work_size
         if work_size == "auto":  # the size the network trained at (older checkpoints: data.size)
             self.work_size = generator.work_size or meta.get("train_size")
         log.info("generator on %s (%s), working size %s", self.device, precision,
                  f"{self.work_size} px (short side)" if self.work_size else "full resolution")
 
-    def prepare(self, frames: np.ndarray):
-        """NxHxWx3 code values -> Nx3xHxW float on the device, at `size`, in the memory layout."""
+    def prepare(self, frames):
+        """NxHxWx3 code values (an array, or a tensor on the device) -> Nx3xHxW float on the
+        device, at `size`, in the memory layout."""
         from vst.io.frames import to_float
         from vst.io.image import resize_short_side
 
-        x = resize_short_side(to_float(frames).to(self.device, non_blocking=True), self.size)
+        x = resize_short_side(to_float(frames, self.device), self.size)
         return x.contiguous(memory_format=self.layout)
 
-    def looked_at(self, frames: np.ndarray, boxes: bool = True):
-        """NxHxWx3 code values -> (the frames at the working size, Nx3xhxw on the device; their
+    def looked_at(self, frames, boxes: bool = True):
+        """NxHxWx3 code values (`prepare`'s) -> (the frames at the working size, Nx3xhxw on the device; their
         picture boxes, N x 4, or None where not asked for): one frame at a time, so that the
         full-size float copy of a batch (100 MB a 4K frame) is never made."""
         from vst.picture import picture_boxes
@@ -82,10 +84,10 @@ class Grader:
                 x = self.prepare(frames)
                 with self.autocast():
                     return from_float(self.generator(x, self.work_size, stats, boxes), frames.dtype)
-            small, own_boxes = self.looked_at(frames, boxes=boxes is None)
+            codes = torch.from_numpy(frames).to(self.device)  # sent to a GPU once, as codes
+            small, own_boxes = self.looked_at(codes, boxes=boxes is None)
             with self.autocast():
                 coarse = self.generator.field(small, self.work_size, stats, upsample=False)
-            codes = torch.from_numpy(frames).to(self.device)
             graded = self.full_res(codes, coarse)
             nchw = keep_bars(graded.permute(0, 3, 1, 2), codes.permute(0, 3, 1, 2),
                              own_boxes if boxes is None else boxes)

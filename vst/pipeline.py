@@ -4,6 +4,9 @@ whatever the clip length.
 
     read (Stage, a thread) -> grade on the main thread -> encode (Sink, a thread)
 
+The first pass over a video (shots and their statistics) reads ahead the same way
+(`read_ahead`): decoding overlaps with finding the cuts and looking at the frames.
+
 One error hand-off: an exception in either thread is kept and raised again in the main thread
 (by `Stage.items` once the queue is drained, by `Sink.put` / `Sink.finish`), so the caller's
 cleanup (removing a temporary output) runs as for any other error.
@@ -18,8 +21,13 @@ from collections.abc import Callable, Iterator
 DONE = object()  # the end of a queue
 
 
+class _Stopped(Exception):
+    """Raised by `emit` in a Stage's thread once the consumer has stopped: the work ends there."""
+
+
 class Stage(threading.Thread):
-    """Runs `work(emit)` in a thread; what it emits goes to a bounded queue; errors are kept."""
+    """Runs `work(emit)` in a thread; what it emits goes to a bounded queue; errors are kept.
+    After `stop` is set, the next `emit` ends the work (nothing more is decoded)."""
 
     def __init__(self, work: Callable, depth: int = 2):
         super().__init__(daemon=True)
@@ -29,6 +37,8 @@ class Stage(threading.Thread):
     def run(self) -> None:
         try:
             self.work(self._emit)
+        except _Stopped:
+            pass
         except BaseException as err:  # noqa: BLE001 - handed to the main thread
             self.error = err
         finally:
@@ -42,12 +52,29 @@ class Stage(threading.Thread):
             except queue.Full:
                 if force and self.stop.is_set():
                     return
+        raise _Stopped
 
     def items(self) -> Iterator:
         while (item := self.queue.get()) is not DONE:
             yield item
         if self.error is not None:
             raise self.error
+
+
+def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """`items` (a decoder's batches) produced in a thread, up to `depth` ahead of the consumer:
+    decoding overlaps with what is done with each batch. Ends when the consumer stops."""
+
+    def work(emit):
+        for item in items:
+            emit(item)
+
+    stage = Stage(work, depth)
+    stage.start()
+    try:
+        yield from stage.items()
+    finally:
+        stage.stop.set()
 
 
 class Sink(threading.Thread):

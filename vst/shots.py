@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from vst.io.frames import FrameBatch, FrameSource
 from vst.io.image import to_uint8
+from vst.pipeline import read_ahead
 
 log = logging.getLogger(__name__)
 _DETECT_WIDTH = 256  # PySceneDetect's own default downscale target: cuts do not need detail
@@ -36,9 +38,9 @@ class ShotDetector:
 
     def add(self, rgb: np.ndarray) -> None:
         h, w = rgb.shape[:2]
-        small = cv2.resize(rgb, (_DETECT_WIDTH, max(1, round(h * _DETECT_WIDTH / w))),
-                           interpolation=cv2.INTER_AREA) if w > _DETECT_WIDTH else rgb
-        self.cuts += self.detector.process_frame(self.count, np.ascontiguousarray(small[..., ::-1]))
+        if w > _DETECT_WIDTH:
+            rgb = _shrink(rgb, _DETECT_WIDTH, max(1, round(h * _DETECT_WIDTH / w)))
+        self.cuts += self.detector.process_frame(self.count, np.ascontiguousarray(rgb[..., ::-1]))
         self.count += 1
 
     def shots(self) -> list[tuple[int, int]]:
@@ -48,16 +50,25 @@ class ShotDetector:
         return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
+def _shrink(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An HxWx3 uint8 frame brought down to width x height, antialiased, in uint8 (torch's
+    vectorised 8-bit path: a tenth of the time of cv2's INTER_AREA from 1080p)."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]  # a channels-last view
+    small = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return small[0].permute(1, 2, 0).numpy()
+
+
 def detect_shots(frames: FrameSource, threshold: float = SHOT_THRESHOLD, min_len: int = 15,
-                 batch: int = 32, on_batch: Callable[[FrameBatch], None] | None = None,
+                 batch: int = 8, on_batch: Callable[[FrameBatch], None] | None = None,
                  ) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).
     on_batch: called with each batch of a video's frames (and their pts) as it is read, so that
-    another per-frame pass can share this one's decoding."""
+    another per-frame pass can share this one's decoding. The decoder reads a batch ahead in a
+    thread (at most three batches of frames in memory)."""
     if frames.kind != "video":  # a still or a folder: one shot
         return [(0, len(frames))]
     detector = ShotDetector(threshold, min_len)
-    for read in frames.stream(batch):
+    for read in read_ahead(frames.stream(batch)):
         for rgb in to_uint8(read.frames):
             detector.add(rgb)
         if on_batch is not None:

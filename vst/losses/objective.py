@@ -28,7 +28,7 @@ from vst.losses.stability import StabilityLoss
 from vst.losses.structure import StructureLoss
 from vst.models.hrnet import upsample_field
 from vst.models.vgg import load_vgg19
-from vst.picture import box_masks, keep_bars, picture_boxes
+from vst.picture import box_masks, picture_boxes
 
 TERMS = ("content", "style", "color", "structure", "stability", "locality")
 
@@ -60,31 +60,40 @@ class Objective(nn.Module):
         self._targets: dict[str, Any] = {}
 
     @torch.no_grad()
-    def set_targets(self, style: torch.Tensor, frames: dict[str, torch.Tensor]) -> None:
-        """What the terms compare against, computed once: the style still's statistics and
-        the VGG content features of each split's frames (`frames`: split -> frames)."""
-        self._targets = {"frames": {}}
+    def set_targets(self, style: torch.Tensor, frames: dict[str, torch.Tensor], model: nn.Module) -> None:
+        """What the terms compare against, computed once: the style still's statistics, the VGG
+        content features of each split's frames (`frames`: split -> frames), and how `model`
+        (the generator) looks at each of those frames: at its working size, their colour
+        statistics, their picture (frames are not augmented: the same at every step)."""
+        self._targets = {"frames": {}, "looks": {}}
         if self.perceptual is not None:
             self._targets["style"] = self.perceptual.style_targets(style)
             self._targets["frames"] = {k: self.perceptual.content_targets(v) for k, v in frames.items()}
         if self.color is not None:
             self._targets["color"] = self.color.targets(style)
+        for split, f in frames.items():
+            small = model.working(f, "model")  # the frame as the network sees it
+            boxes = picture_boxes(f)
+            full = torch.tensor([0, f.shape[-2], 0, f.shape[-1]])
+            self._targets["looks"][split] = {
+                "small": small, "stats": model.frame_stats(small),
+                "picture": box_masks(boxes, *f.shape[-2:], device=f.device),
+                "whole": bool((boxes == full).all())}  # no frame of the split has bars
 
     def forward(self, model: nn.Module, content: torch.Tensor, split: str, index: torch.Tensor,
                 rng: torch.Generator | None = None, step: int | None = None
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The graded frames and each active term with their weighted sum, `loss`.
-        model: the generator (working / frame_stats / field / apply_field); content: the input
-        frames; split/index: which precomputed VGG targets they are; rng: the random motions of
-        stability; step: the training step (stability is sampled on every
-        `loss.stability.every`-th, weighed that many times); None = every term (validation)."""
-        small = model.working(content, "model")  # the frame as the network sees it
-        stats = model.frame_stats(small)
+        model: the generator (field / apply_field); content: the frames `index` of `split`
+        (`set_targets`); rng: the random motions of stability (None: the global generator);
+        step: the training step (stability is sampled on every `loss.stability.every`-th,
+        weighed that many times); None = every term (validation)."""
+        look = self._targets["looks"][split]
+        small, stats, picture = look["small"][index], look["stats"][index], look["picture"][index]
         coarse = model.field(small, stats=stats, upsample=False)
-        field = upsample_field(coarse, content.shape[-2:])
-        boxes = picture_boxes(content)  # letterbox bars are left as they are and not compared
-        picture = box_masks(boxes, *content.shape[-2:], device=content.device)
-        output = keep_bars(model.apply_field(content, field), content, boxes)
+        graded = model.apply_field(content, upsample_field(coarse, content.shape[-2:]))
+        # letterbox bars are left as they are and not compared
+        output = graded if look["whole"] else torch.where(picture > 0, graded, content.to(graded.dtype))
         terms: dict[str, torch.Tensor] = {}
         if self.perceptual is not None:
             terms.update(self.perceptual(output, self._targets["frames"][split][index],

@@ -32,10 +32,12 @@ from torch import nn
 
 
 def random_motion(n: int, h: int, w: int, shift: float, rotate: float, zoom: float,
-                  rng: torch.Generator | None = None) -> torch.Tensor:
+                  rng: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
     """N sampling grids (NxHxWx2, for grid_sample) of small random similarity transforms:
-    up to `shift` px, `rotate` degrees and `zoom` relative scale change."""
-    u = torch.rand(n, 4, generator=rng, dtype=torch.float32) * 2 - 1
+    up to `shift` px, `rotate` degrees and `zoom` relative scale change; drawn from `rng`
+    (then on the CPU, where it lives) or else the global generator of `device`."""
+    device = rng.device if rng is not None else device
+    u = torch.rand(n, 4, generator=rng, dtype=torch.float32, device=device) * 2 - 1
     angle, scale = u[:, 0] * math.radians(rotate), 1 + u[:, 1] * zoom
     tx, ty = u[:, 2] * 2 * shift / w, u[:, 3] * 2 * shift / h
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
@@ -72,9 +74,12 @@ class StabilityLoss(nn.Module):
         field(x), already computed; scale: x's size over the training frames' (`shift` is in
         pixels of those)."""
         n, _, h, w = x.shape
-        grid = random_motion(n, h, w, self.shift * scale, self.rotate, self.zoom, rng)
-        noise = torch.randn(x.shape, generator=rng).to(x.device) * self.noise
-        gain = 1 + (torch.rand(n, 1, 1, 1, generator=rng) * 2 - 1).to(x.device) * self.exposure
+        # drawn where the frames are unless `rng` (a CPU generator: validation's fixed motions)
+        # says otherwise: on a GPU, no copies from the host in a training step
+        where = rng.device if rng is not None else x.device
+        grid = random_motion(n, h, w, self.shift * scale, self.rotate, self.zoom, rng, where)
+        noise = torch.randn(x.shape, generator=rng, device=where).to(x.device) * self.noise
+        gain = 1 + (torch.rand(n, 1, 1, 1, generator=rng, device=where) * 2 - 1).to(x.device) * self.exposure
         moved = (warp(x, grid) * gain + noise).clamp(0, 1).to(x.dtype)
         expected = warp(grade, grid)
         got = field(moved.contiguous(memory_format=_memory_format(x))).float()

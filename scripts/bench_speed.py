@@ -6,7 +6,9 @@
    libx264 medium CRF 18 + audio copy of the same clip, scripts/bench_predict.py) at 720p and
    1080p, each clip looped to about half a minute (the shot pass and the start-up included);
 3. 4K: the 1080p clip's first shot upscaled to 3840x2160: frames/s, I/O limit and predict's
-   peak memory (max RSS).
+   peak memory (max RSS);
+4. on a GPU only: `loss=color` training steps/s at 512 px (kenburns, `data.size=512`), from
+   the wall times of the run's TensorBoard points after step 100 (validations included).
 
 Not part of `make test`.
 
@@ -51,6 +53,18 @@ def upscale_4k(video: Path, frames: int, out: Path) -> Path:
     return out
 
 
+def steps_per_second(run_dir: Path) -> float:
+    """Training steps/s of a finished run, from its TensorBoard train/loss points' wall times
+    from step 100 on (start-up and the first steps' warm-up left out)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    points = [(e.step, e.wall_time) for e in acc.Scalars("train/loss") if e.step >= 100]
+    (first, start), (last, end) = points[0], points[-1]
+    return (last - first) / (end - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-training", action="store_true")
@@ -82,6 +96,14 @@ def main() -> None:
     fps, rss = predict(ckpt, video, tmp / "out_4k.mp4")
     print(f"    4K (96 frames): I/O limit {io:5.1f}, predict {fps:5.1f} = {fps / io:.2f} of it, "
           f"peak {rss:.0f} MiB (target < 3072)", flush=True)
+    import torch
+
+    if torch.cuda.is_available():
+        run([sys.executable, "train.py", f"video={VIDEO / 'kenburns_1080p_3shots_audio.mp4'}",
+             f"style={STYLES / 'tar49.png'}", "loss=color", "data.size=512", "trainer.max_steps=400",
+             "trainer.early_stop=null", f"hydra.run.dir={tmp / 'gpu512'}"])
+        print(f"training on the GPU at 512 px: {steps_per_second(tmp / 'gpu512'):.1f} steps/s "
+              "(target >= 50)", flush=True)
 
 
 if __name__ == "__main__":

@@ -91,15 +91,16 @@ def test_color_loss_has_gradients_and_ignores_bf16_autocast(frame_and_style):
 def test_structure_loss_ignores_tone_and_colour_but_sees_blur(frame_and_style):
     frame, _ = frame_and_style
     loss = StructureLoss()
-    assert loss(frame, frame).item() < 1e-4
-    assert loss((0.6 * frame + 0.3), frame).item() < 1e-3  # darker contrast, brighter: same edges
+    content = loss.targets(frame)
+    assert loss(frame, content).item() < 1e-4
+    assert loss((0.6 * frame + 0.3), content).item() < 1e-3  # darker contrast, brighter: same edges
     # a colour cast that leaves luma alone (shift along a luma-free chroma direction)
     cast = (frame + torch.tensor([0.05, -0.0255, 0.0]).view(1, 3, 1, 1)).clamp(0, 1)
-    assert loss(cast, frame).item() < 0.02
+    assert loss(cast, content).item() < 0.02
     blurred = gaussian_blur(frame, 2.0)
-    assert loss(blurred, frame).item() > 0.05  # 50x the tone change
+    assert loss(blurred, content).item() > 0.05  # 50x the tone change
     with torch.autocast("cpu", torch.bfloat16):
-        assert abs(loss(blurred, frame).item() - loss.forward(blurred, frame).item()) < 1e-6
+        assert abs(loss(blurred, loss.targets(frame)).item() - loss(blurred, content).item()) < 1e-6
 
 
 class FullSizeGrade(torch.nn.Module):
@@ -225,6 +226,30 @@ def test_the_objective_grades_a_frame_as_the_generator_does(frame_and_style):
     with torch.no_grad():
         assert torch.allclose(output, model(frame), atol=1e-5)
     assert terms["stability"].item() > 0
+
+
+def test_the_objective_takes_each_keyframes_own_look(frame_and_style):
+    """What the objective takes once per run of each keyframe (its working-size copy,
+    statistics, picture, its side of the structure term) is that keyframe's: the terms of the
+    second of two keyframes are those of an objective that knows only it."""
+    from vst.models.hrnet import HRNet
+
+    frame, style = frame_and_style
+    other = torch.flip(frame, [-1]) * 0.7  # another shot: other statistics, other edges
+    config = {"name": "color", "color_weight": 1.0, "structure_weight": 1.0, "locality_weight": 1.0}
+    torch.manual_seed(0)
+    model = HRNet(work_size=24)
+    model.set_style(style)
+    torch.nn.init.normal_(model.to_coeffs.weight, std=0.1)
+    both, alone = Objective(config, vgg={}), Objective(config, vgg={})
+    both.set_targets(style, {"train": torch.cat([frame, other])}, model)
+    alone.set_targets(style, {"train": other}, model)
+    _, terms = both(model, other, "train", torch.tensor([1]))
+    _, expected = alone(model, other, "train", torch.tensor([0]))
+    for name in ("color", "structure", "locality"):
+        assert torch.allclose(terms[name], expected[name], rtol=1e-5), name
+    _, first = both(model, frame, "train", torch.tensor([0]))
+    assert not torch.isclose(first["structure"], terms["structure"])
 
 
 def test_stability_moves_the_frame_it_sees_as_far_as_the_training_frame(frame_and_style):

@@ -64,7 +64,8 @@ class Objective(nn.Module):
         """What the terms compare against, computed once: the style still's statistics, the VGG
         content features of each split's frames (`frames`: split -> frames), and how `model`
         (the generator) looks at each of those frames: at its working size, their colour
-        statistics, their picture (frames are not augmented: the same at every step)."""
+        statistics, their picture, their side of the structure term (frames are not augmented:
+        the same at every step)."""
         self._targets = {"frames": {}, "looks": {}}
         if self.perceptual is not None:
             self._targets["style"] = self.perceptual.style_targets(style)
@@ -78,7 +79,8 @@ class Objective(nn.Module):
             self._targets["looks"][split] = {
                 "small": small, "stats": model.frame_stats(small),
                 "picture": box_masks(boxes, *f.shape[-2:], device=f.device),
-                "whole": bool((boxes == full).all())}  # no frame of the split has bars
+                "whole": bool((boxes == full).all()),  # no frame of the split has bars
+                "structure": self.structure.targets(f) if self.structure is not None else None}
 
     def forward(self, model: nn.Module, content: torch.Tensor, split: str, index: torch.Tensor,
                 rng: torch.Generator | None = None, step: int | None = None
@@ -104,7 +106,8 @@ class Objective(nn.Module):
             terms["color"] = self.color(output[..., ::2, ::2], self._targets["color"],
                                         picture[..., ::2, ::2])
         if self.structure is not None:
-            terms["structure"] = self.structure(output, content)
+            terms["structure"] = self.structure(output, [tuple(t[index] for t in scale)
+                                                         for scale in look["structure"]])
         every = self.stability.every if self.stability is not None and step is not None else 1
         if self.stability is not None and (step or 0) % every == 0:
             # the moved frame keeps the frame's own statistics: the global transform is fixed

@@ -27,13 +27,20 @@ def luma(images: torch.Tensor) -> torch.Tensor:
     return (images.float() * weights).sum(1, keepdim=True)
 
 
-def structure_map(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
-    """SSIM's structure term between single-channel images x and y (same shape)."""
-    # the five local means in one blur of five channels (one blur each: 2.4x slower on CPU)
-    mx, my, mxx, myy, mxy = gaussian_blur(torch.cat([x, y, x * x, y * y, x * y], 1),
-                                          sigma).split(x.shape[1], 1)
+def content_stats(y: torch.Tensor, sigma: float = 1.5) -> tuple[torch.Tensor, ...]:
+    """What `structure_map` needs of the content luma y: y, its local mean and variance (taken
+    once per keyframe: the content is the same at every training step)."""
+    my, myy = gaussian_blur(torch.cat([y, y * y], 1), sigma).split(y.shape[1], 1)
+    return y, my, (myy - my * my).clamp_min(0)
+
+
+def structure_map(x: torch.Tensor, content: tuple[torch.Tensor, ...], sigma: float = 1.5) -> torch.Tensor:
+    """SSIM's structure term between single-channel images x and the content (`content_stats`
+    of the same shape)."""
+    y, my, vy = content
+    # the three local means of x in one blur of three channels (one blur each: 2.4x slower on CPU)
+    mx, mxx, mxy = gaussian_blur(torch.cat([x, x * x, x * y], 1), sigma).split(x.shape[1], 1)
     vx = (mxx - mx * mx).clamp_min(0)
-    vy = (myy - my * my).clamp_min(0)
     cxy = mxy - mx * my
     return (cxy + _C3) / (torch.sqrt(vx * vy + 1e-12) + _C3)
 
@@ -45,14 +52,19 @@ class StructureLoss(nn.Module):
         super().__init__()
         self.scales = tuple(int(s) for s in scales)
 
-    def forward(self, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(output.device.type, enabled=False):  # variances need float32
-            return self._loss(luma(output), luma(content))
+    @torch.no_grad()
+    def targets(self, content: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """The content frames' side of the term at each scale, in float32."""
+        with torch.autocast(content.device.type, enabled=False):
+            y = luma(content)
+            return [content_stats(F.avg_pool2d(y, s, ceil_mode=True) if s > 1 else y) for s in self.scales]
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        total = x.new_zeros(())
-        for s in self.scales:
-            xs, ys = (F.avg_pool2d(x, s, ceil_mode=True), F.avg_pool2d(y, s, ceil_mode=True)) if s > 1 \
-                else (x, y)
-            total = total + (1 - structure_map(xs, ys)).mean()
-        return total / len(self.scales)
+    def forward(self, output: torch.Tensor, targets: list[tuple[torch.Tensor, ...]]) -> torch.Tensor:
+        """output: the graded frames; targets: their content frames' (`targets`)."""
+        with torch.autocast(output.device.type, enabled=False):  # variances need float32
+            x = luma(output)
+            total = x.new_zeros(())
+            for s, content in zip(self.scales, targets, strict=True):
+                xs = F.avg_pool2d(x, s, ceil_mode=True) if s > 1 else x
+                total = total + (1 - structure_map(xs, content)).mean()
+            return total / len(self.scales)

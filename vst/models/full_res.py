@@ -4,9 +4,9 @@
 time, so memory stays flat from 720p to 4K.
 
 Two ways to run it, within 1 code value of each other:
-- plain (`grade_in_bands`): a band of rows at a time, the band's field by two small matrix
-  products (the bilinear weights as matrices), the maths in place; never a full-size field
-  of a batch (12 floats a pixel: 400 MB for one 4K frame);
+- plain (`grade_in_bands`): a band of rows at a time, the band's field upsampled in two
+  passes (down the rows at the coarse width, then across the band), the maths in place;
+  never a full-size field of a batch (12 floats a pixel: 400 MB for one 4K frame);
 - compiled (`grade_codes`, torch.compile): the upsample, the transform and the conversions
   fused into one pass over the frame; two to three times as fast again, but compiling costs
   seconds to tens of seconds, so it is taken on long clips only (vst/predict.py).
@@ -15,9 +15,9 @@ Two ways to run it, within 1 code value of each other:
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 
 from vst.models.hrnet import affine, upsample_field
 from vst.models.logit import MARGIN, from_logit, to_logit
@@ -38,35 +38,21 @@ def grade_codes(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     return graded.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
-@lru_cache(maxsize=8)
-def bilinear_weights(size: int, coarse: int, device: torch.device) -> torch.Tensor:
-    """size x coarse: row i holds the weights `F.interpolate(mode="bilinear",
-    align_corners=False)` gives the coarse samples for output sample i."""
-    source = ((torch.arange(size, dtype=torch.float64) + 0.5) * (coarse / size) - 0.5).clamp(min=0)
-    first = source.floor().long().clamp(max=coarse - 1)
-    second = (first + 1).clamp(max=coarse - 1)
-    away = source - first
-    weights = torch.zeros(size, coarse, dtype=torch.float64)
-    rows = torch.arange(size)
-    weights[rows, first] += 1 - away
-    weights[rows, second] += away
-    return weights.float().to(device)
-
-
 def grade_in_bands(frames: torch.Tensor, coarse: torch.Tensor, rows: int) -> torch.Tensor:
     """NxHxWx3 uint8 frames, their Nx12xhxw fields -> NxHxWx3 uint8 graded frames, `rows` rows of
     every frame at a time."""
     n, height, width, _ = frames.shape
-    channels, h, w = coarse.shape[1:]
-    across = torch.matmul(coarse.float(), bilinear_weights(width, w, frames.device).t())  # N x 12 x h x W
-    across = across.permute(0, 2, 1, 3).reshape(n, h, channels * width)
-    down = bilinear_weights(height, h, frames.device)
+    # the field's bilinear upsampling in two passes: down the rows at the coarse width, once
+    # (small), then across each band (its rows copied as they are: a scale of 1 is exact)
+    down = F.interpolate(coarse.float(), size=(height, coarse.shape[-1]), mode="bilinear",
+                         align_corners=False)
     out = torch.empty_like(frames)
     squeeze = 1 - 2 * MARGIN
     for top in range(0, height, rows):
         band = slice(top, top + rows)
-        field = torch.matmul(down[band], across).view(n, -1, channels, width).permute(2, 0, 1, 3)
-        z = frames[:, band].permute(3, 0, 1, 2).contiguous().float()  # 3 x N x r x W, as the field
+        field = F.interpolate(down[:, :, band], size=(min(rows, height - top), width), mode="bilinear",
+                              align_corners=False).permute(1, 0, 2, 3)  # 12 x N x r x W, as z
+        z = frames[:, band].permute(3, 0, 1, 2).contiguous().float()  # 3 x N x r x W
         z.mul_(squeeze / 255).add_(MARGIN).logit_()  # to_logit
         graded = field[9:12] + z  # affine: (I + A) z + b
         for i in range(3):

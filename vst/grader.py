@@ -58,9 +58,9 @@ class Grader:
         return x.contiguous(memory_format=self.layout)
 
     def looked_at(self, frames, boxes: bool = True):
-        """NxHxWx3 code values (`prepare`'s) -> (the frames at the working size, Nx3xhxw on the device; their
-        picture boxes, N x 4, or None where not asked for): one frame at a time, so that the
-        full-size float copy of a batch (100 MB a 4K frame) is never made."""
+        """NxHxWx3 code values (`prepare`'s) -> (the frames at the working size, Nx3xhxw on
+        the device; their picture boxes, N x 4, or None where not asked for): one frame at a
+        time, so that the full-size float copy of a batch (100 MB a 4K frame) is never made."""
         from vst.picture import picture_boxes
 
         small, found = [], []

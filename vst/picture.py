@@ -91,11 +91,17 @@ def picture_of(frame: np.ndarray) -> np.ndarray:
     return picture_masks(x)[0, 0].numpy() > 0
 
 
+def all_picture(boxes: torch.Tensor, height: int, width: int) -> bool:
+    """Whether every one of N x 4 `boxes` is the whole height x width frame (no bars, no blank
+    frame), as in most clips."""
+    return bool((boxes == torch.tensor([0, height, 0, width], dtype=boxes.dtype, device=boxes.device)).all())
+
+
 def keep_bars(graded: torch.Tensor, frames: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """The graded picture inside the bars of the frames as they were (boxes: N x 4,
-    `picture_boxes`). No mask is built when every box is the whole frame, as in most clips."""
+    `picture_boxes`). No mask is built when every box is the whole frame (`all_picture`)."""
     h, w = frames.shape[-2:]
-    if bool((boxes == torch.tensor([0, h, 0, w], dtype=boxes.dtype, device=boxes.device)).all()):
+    if all_picture(boxes, h, w):
         return graded
     masks = box_masks(boxes, h, w, device=frames.device)
     return torch.where(masks > 0, graded, frames.to(graded.dtype))

@@ -28,7 +28,7 @@ from vst.losses.stability import StabilityLoss
 from vst.losses.structure import StructureLoss
 from vst.models.hrnet import upsample_field
 from vst.models.vgg import load_vgg19
-from vst.picture import box_masks, picture_boxes
+from vst.picture import all_picture, box_masks, picture_boxes
 
 TERMS = ("content", "style", "color", "structure", "stability", "locality")
 
@@ -75,11 +75,10 @@ class Objective(nn.Module):
         for split, f in frames.items():
             small = model.working(f, "model")  # the frame as the network sees it
             boxes = picture_boxes(f)
-            full = torch.tensor([0, f.shape[-2], 0, f.shape[-1]])
             self._targets["looks"][split] = {
                 "small": small, "stats": model.frame_stats(small),
                 "picture": box_masks(boxes, *f.shape[-2:], device=f.device),
-                "whole": bool((boxes == full).all()),  # no frame of the split has bars
+                "whole": all_picture(boxes, *f.shape[-2:]),  # no frame of the split has bars
                 "structure": self.structure.targets(f) if self.structure is not None else None}
 
     def forward(self, model: nn.Module, content: torch.Tensor, split: str, index: torch.Tensor,

@@ -34,9 +34,8 @@ from torch import nn
 def random_motion(n: int, h: int, w: int, shift: float, rotate: float, zoom: float,
                   rng: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
     """N sampling grids (NxHxWx2, for grid_sample) of small random similarity transforms:
-    up to `shift` px, `rotate` degrees and `zoom` relative scale change; drawn from `rng`
-    (then on the CPU, where it lives) or else the global generator of `device`."""
-    device = rng.device if rng is not None else device
+    up to `shift` px, `rotate` degrees and `zoom` relative scale change, drawn on `device`
+    (`rng`'s own where one is given)."""
     u = torch.rand(n, 4, generator=rng, dtype=torch.float32, device=device) * 2 - 1
     angle, scale = u[:, 0] * math.radians(rotate), 1 + u[:, 1] * zoom
     tx, ty = u[:, 2] * 2 * shift / w, u[:, 3] * 2 * shift / h

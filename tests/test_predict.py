@@ -508,23 +508,6 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(identity_ckpt, full_disk):
     assert not list(full_disk.glob(".out.mp4.vst-work/.*partial*"))
 
 
-def test_the_full_resolution_pass_is_compiled_for_long_clips_up_to_2k_only():
-    """Compiling pays back on long clips; above 2K the fused pass's full-size buffers would
-    break the flat memory the plain pass keeps (and it buys little there)."""
-    from types import SimpleNamespace
-
-    from vst.predict import worth_compiling
-
-    def clip(width, height, frames):
-        return SimpleNamespace(info=SimpleNamespace(width=width, height=height), frames_hint=frames)
-
-    assert worth_compiling(clip(1280, 720, 2000))
-    assert worth_compiling(clip(1920, 1080, 600))
-    assert not worth_compiling(clip(1280, 720, 300))  # a short clip: not worth the compile
-    assert not worth_compiling(clip(3840, 2160, 20000))  # 4K: the plain pass, in bands
-    assert not worth_compiling(SimpleNamespace(frames_hint=1))  # stills have no video info
-
-
 def test_frames_larger_than_1080p_go_fewer_at_a_time():
     """Each batch also waits in the reader's and the encoder's queues: a batch holds at most
     two 1080p frames' worth of pixels."""

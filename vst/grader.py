@@ -21,16 +21,13 @@ class Grader:
 
     def __init__(self, ckpt: Path, accelerator: str = "auto", precision: str = "auto",
                  channels_last: bool = True, work_size: int | str | None = "auto",
-                 size: int | None = None, compiled: bool = False):
+                 size: int | None = None):
         """The settings of predict.yaml: work_size "auto" = the size the network trained at;
-        size: the short side frames are graded at (None = as they come). compiled: 8-bit frames
-        take the compiled full-resolution pass (vst/models/full_res.py; worth its start-up
-        time on a long clip)."""
+        size: the short side frames are graded at (None = as they come)."""
         import torch
 
         from vst.checkpoint import load_generator
         from vst.device import resolve_accelerator, resolve_precision
-        from vst.models.full_res import FullResPass
 
         self.torch = torch
         self.device = torch.device(resolve_accelerator(accelerator))
@@ -40,8 +37,6 @@ class Grader:
         self.size = size
         generator, meta = load_generator(ckpt)
         self.generator = generator.to(self.device, memory_format=self.layout)
-        # compiled on the CPU only: on a GPU the plain pass is a few dozen kernels a batch
-        self.full_res = FullResPass(compiled and self.device.type == "cpu")
         self.work_size = work_size
         if work_size == "auto":  # the size the network trained at (older checkpoints: data.size)
             self.work_size = generator.work_size or meta.get("train_size")
@@ -76,6 +71,7 @@ class Grader:
         stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
         boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
         bars and blank frames pass through; None = each frame's own."""
+        from vst.models.full_res import full_res_pass
         from vst.picture import keep_bars
 
         torch = self.torch
@@ -88,7 +84,7 @@ class Grader:
             small, own_boxes = self.looked_at(codes, boxes=boxes is None)
             with self.autocast():
                 coarse = self.generator.field(small, self.work_size, stats, upsample=False)
-            graded = self.full_res(codes, coarse)
+            graded = full_res_pass(codes, coarse)
             nchw = keep_bars(graded.permute(0, 3, 1, 2), codes.permute(0, 3, 1, 2),
                              own_boxes if boxes is None else boxes)
             return nchw.permute(0, 2, 3, 1).contiguous().cpu().numpy()

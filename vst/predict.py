@@ -142,8 +142,7 @@ def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan
     from vst.engine import open_engine, threads_per_worker
 
     settings = {"accelerator": cfg.accelerator, "precision": cfg.precision,
-                "channels_last": cfg.channels_last, "work_size": cfg.work_size, "size": cfg.size,
-                "compiled": grader.full_res.compiled}
+                "channels_last": cfg.channels_last, "work_size": cfg.work_size, "size": cfg.size}
     local = cfg.engine.name == "local" or not cfg.engine.get("address")
     jobs = [ChunkJob(str(source.path), str(ckpt), settings, cfg.grade, asdict(encoding(cfg)),
                      cfg.batch_size, str(work.plan_file), chunk, str(work.chunk_file(chunk)),
@@ -160,24 +159,6 @@ def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan
         for future in as_completed(futures):
             future.result()  # a chunk's error stops the run (the others are cancelled)
             bar.update(futures[future].chunk.frames)
-
-
-# Compiling the full-resolution pass costs ~14 s the first time for a frame size (then ~3 s:
-# the compiled code is cached). It then grades a 720p frame in 10.5 ms instead of 23-31 ms on 2
-# CPU cores, but the whole predict gains less (x264 and the shot pass share the cores): 924
-# 720p frames 62.9 -> 56.2 s cached; 864 1080p frames 115 -> 113.7 s compiling, 105.9 s
-# cached. Worth it from about this many frames x pixels on, for frames up to 2K: above, the
-# fused pass holds full-size buffers of each frame (96 4K frames peaked at 3664 MiB compiled,
-# 2928 plain) and buys little (2.24 against 2.1 frames/s).
-COMPILE_FROM_MEGAPIXELS = 1000
-COMPILE_UP_TO_PIXELS = 2048 * 1152
-
-
-def worth_compiling(source) -> bool:
-    info = getattr(source, "info", None)
-    if info is None or info.width * info.height > COMPILE_UP_TO_PIXELS:
-        return False
-    return source.frames_hint * info.width * info.height >= COMPILE_FROM_MEGAPIXELS * 1e6
 
 
 # the most pixels a batch of frames holds: two 1080p frames. Larger frames go fewer at a time,
@@ -202,8 +183,7 @@ def predict(cfg: DictConfig) -> Path:
     source = open_frames(path_setting(cfg, "video", "clip.mp4"), "video")
     cfg.batch_size = frames_per_batch(cfg.batch_size, source)
     out = resolve_output(cfg, ckpt, source)
-    grader = Grader(ckpt, cfg.accelerator, cfg.precision, cfg.channels_last, cfg.work_size, cfg.size,
-                    compiled=worth_compiling(source) and cfg.grade == "network")
+    grader = Grader(ckpt, cfg.accelerator, cfg.precision, cfg.channels_last, cfg.work_size, cfg.size)
     start = time.perf_counter()
     n = grade(cfg, source, grader, out, ckpt)
     seconds = time.perf_counter() - start

@@ -53,11 +53,11 @@ def test_the_plain_pass_is_the_generator_itself(tmp_path):
 
 def _whole_frame(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     """The generator's own way: F.interpolate's full-size field, applied to the whole frame."""
-    from vst.models.hrnet import affine, upsample_field
-    from vst.models.logit import from_logit, to_logit
+    from vst.io.frames import to_float
+    from vst.models.hrnet import HRNet, upsample_field
 
-    x = frames.permute(0, 3, 1, 2).float() / 255
-    graded = from_logit(affine(to_logit(x), upsample_field(coarse, x.shape[-2:])))
+    x = to_float(frames)
+    graded = HRNet().apply_field(x, upsample_field(coarse, x.shape[-2:]))
     return graded.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 

@@ -33,8 +33,8 @@ MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_"
 
 # prediction shares the cores with the decoder's and the encoder's threads: torch's OpenMP
 # threads then wait asleep between operations instead of spinning on cores x264 could use
-# (a 720p predict on 2 cores: 58.9 -> 51.3 s with the compiled full-resolution pass, 62.3 ->
-# 60.3 s with the plain one). Training keeps spinning (its thousands of small operations a
+# (a 720p predict on 2 cores: 58.9 -> 51.3 s with the compiled full-resolution pass of the
+# time, 62.3 -> 60.3 s with the plain one). Training keeps spinning (its thousands of small operations a
 # step would pay a wake-up each).
 SHARED_CORES = {"OMP_WAIT_POLICY": "PASSIVE"}
 

@@ -1,5 +1,5 @@
 """The full-resolution pass grades real frames as the generator itself does (within 1 code
-value), in bands of any height, with memory flat in the frame size."""
+value), on the CPU and on a GPU, with memory flat in the frame size."""
 
 from __future__ import annotations
 
@@ -61,21 +61,23 @@ def _whole_frame(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     return graded.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
-def test_bands_of_any_height_grade_as_the_whole_frame_does():
-    """The pass's bands (here 7 rows, not a divisor of the height) and its upsampling in two
-    1-D passes give the grade of F.interpolate's whole field, frame by frame."""
-    from vst.models.full_res import grade_in_bands
+def test_the_cpu_pass_grades_as_the_whole_frame_does():
+    """The CPU pass (numba, each pixel's field made from two rows of the field brought across
+    the width) and the GPU's (torch on whole frames) give the grade of F.interpolate's whole
+    field, frame by frame, at sizes that are not multiples of anything."""
+    from vst.models.full_res import grade_on_cpu, grade_whole_frames
 
-    frames = torch.from_numpy(_frames(2))
+    frames = torch.from_numpy(_frames(2))[:, :101, :157]
     torch.manual_seed(0)
     coarse = torch.nn.functional.avg_pool2d(torch.randn(2, 12, 20, 30) * 0.5, 3, 1, 1)  # smooth, varied
     whole = _whole_frame(frames, coarse)
-    banded = grade_in_bands(frames, coarse, rows=7)
-    assert banded.shape == frames.shape and banded.dtype == torch.uint8
-    assert (banded.int() - whole.int()).abs().max() <= 1
-    assert (banded != whole).float().mean() < 1e-3  # rounding ties, not a different field
     assert (whole.int() - frames.int()).abs().float().mean() > 3  # the field grades
-    assert torch.equal(grade_in_bands(frames[1:], coarse[1:], rows=1000), banded[1:])  # frames independent
+    for graded in grade_on_cpu(frames, coarse), grade_whole_frames(frames, coarse):
+        assert graded.shape == frames.shape and graded.dtype == torch.uint8
+        assert (graded.int() - whole.int()).abs().max() <= 1
+        assert (graded != whole).float().mean() < 1e-3  # rounding ties, not a different field
+    # frames independent
+    assert torch.equal(grade_on_cpu(frames[1:], coarse[1:]), grade_on_cpu(frames, coarse)[1:])
 
 
 _PEAK = """

@@ -510,7 +510,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(identity_ckpt, full_disk):
 
 def test_frames_larger_than_1080p_go_fewer_at_a_time():
     """Each batch also waits in the reader's and the encoder's queues: a batch holds at most
-    two 1080p frames' worth of pixels."""
+    four 1080p frames' worth of pixels (one 4K frame)."""
     from types import SimpleNamespace
 
     from vst.predict import frames_per_batch
@@ -518,8 +518,9 @@ def test_frames_larger_than_1080p_go_fewer_at_a_time():
     def clip(width, height):
         return SimpleNamespace(info=SimpleNamespace(width=width, height=height))
 
-    assert frames_per_batch(2, clip(1920, 1080)) == 2
-    assert frames_per_batch(8, clip(1280, 720)) == 4
-    assert frames_per_batch(2, clip(3840, 2160)) == 1
+    assert frames_per_batch(4, clip(1920, 1080)) == 4
+    assert frames_per_batch(8, clip(1920, 1080)) == 4
+    assert frames_per_batch(16, clip(1280, 720)) == 9
+    assert frames_per_batch(4, clip(3840, 2160)) == 1
     assert frames_per_batch(2, clip(8192, 4320)) == 1  # never none
     assert frames_per_batch(3, SimpleNamespace()) == 3  # stills: as configured

@@ -41,22 +41,26 @@ def _bars(lit: torch.Tensor) -> tuple[int, int]:
 def picture_boxes(x: torch.Tensor) -> torch.Tensor:
     """Nx3xHxW in [0, 1] -> N x 4 int64 (top, bottom, left, right; bottom and right exclusive):
     each frame's picture inside its bars. A blank frame gets (0, 0, 0, 0)."""
-    weights = torch.tensor(_LUMA, device=x.device, dtype=torch.float32).view(1, 3, 1)
     x = x.float()
-    # the mean luma of each row and column, as the luma of each channel's means (luma is linear):
-    # no full-size luma image (at 1080p this pass took 12.8 ms a frame that way); summed in
-    # the frame's own memory layout (across a channels-last frame's rows as NCHW: 7x slower)
+    # each channel's row and column means (no full-size luma image: at 1080p this pass took
+    # 12.8 ms a frame that way), summed in the frame's own memory layout (across a
+    # channels-last frame's rows as NCHW: 7x slower)
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
         nhwc = x.permute(0, 2, 3, 1)
-        rows, cols = nhwc.mean(2).transpose(1, 2), nhwc.mean(1).transpose(1, 2)
-    else:
-        rows, cols = x.mean(3), x.mean(2)
+        return boxes_from_means(nhwc.mean(2).transpose(1, 2), nhwc.mean(1).transpose(1, 2))
+    return boxes_from_means(x.mean(3), x.mean(2))
+
+
+def boxes_from_means(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """`picture_boxes` from each channel's row means (N x 3 x H) and column means (N x 3 x W):
+    the mean luma of a row is the luma of its channels' means (luma is linear)."""
+    weights = torch.tensor(_LUMA, device=rows.device, dtype=torch.float32).view(1, 3, 1)
     row_luma, col_luma = (rows * weights).sum(1), (cols * weights).sum(1)  # N x H, N x W
-    boxes = torch.zeros(x.shape[0], 4, dtype=torch.int64)
-    for i, (rows, cols) in enumerate(zip((row_luma > BLANK_LEVEL).cpu(),
-                                         (col_luma > BLANK_LEVEL).cpu(), strict=True)):
-        if rows.any() and cols.any():
-            boxes[i] = torch.tensor([*_bars(rows), *_bars(cols)])
+    boxes = torch.zeros(rows.shape[0], 4, dtype=torch.int64)
+    for i, (lit_rows, lit_cols) in enumerate(zip((row_luma > BLANK_LEVEL).cpu(),
+                                                 (col_luma > BLANK_LEVEL).cpu(), strict=True)):
+        if lit_rows.any() and lit_cols.any():
+            boxes[i] = torch.tensor([*_bars(lit_rows), *_bars(lit_cols)])
     return boxes
 
 

@@ -161,10 +161,12 @@ def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan
             bar.update(futures[future].chunk.frames)
 
 
-# the most pixels a batch of frames holds: two 1080p frames. Larger frames go fewer at a time,
-# as each batch also waits in the reader's and the encoder's queues (96 4K frames: 2 a batch
-# peaked at 3018 MiB, 1 at 2506 MiB, both at 2.1 frames/s).
-BATCH_PIXELS = 2 * 1920 * 1088
+# the most pixels a batch of frames holds: four 1080p frames (one 4K frame). Larger frames go
+# fewer at a time, as each batch also waits in the reader's and the encoder's queues (96 4K
+# frames: 1 a batch peaked at 2729 MiB, 2 at 3343 MiB, 3.8 and 4.0 frames/s); the network
+# at the working size costs less a frame in larger batches (1080p: 13.4 frames/s 2 a batch,
+# 14.1 four).
+BATCH_PIXELS = 4 * 1920 * 1088
 
 
 def frames_per_batch(batch_size: int, source) -> int:

@@ -223,14 +223,19 @@ class HRNet(nn.Module):
     def working(self, x: torch.Tensor, work_size: int | None | str) -> torch.Tensor:
         """x at the short side the network runs at (antialiased; never upscaled): what `field`
         and `frame_stats` see. work_size "model" = the model's own; None = x as it is."""
+        size = self.working_shape(*x.shape[-2:], work_size)
+        if size is None:
+            return x
+        return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+    def working_shape(self, h: int, w: int, work_size: int | None | str) -> tuple[int, int] | None:
+        """The size `working` brings an h x w frame to; None where it stays as it is."""
         if work_size == "model":
             work_size = self.work_size
-        h, w = x.shape[-2:]
         if work_size is None or min(h, w) <= work_size:
-            return x
+            return None
         scale = work_size / min(h, w)
-        return F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear",
-                             antialias=True, align_corners=False)
+        return round(h * scale), round(w * scale)
 
     def apply_field(self, x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
         """The graded frame, from_logit((I + A) to_logit(x) + b), in [0, 1] (float32)."""

@@ -59,20 +59,17 @@ def _shrink(frames, y_first, y_count, y_weights, x_first, x_count, x_weights, sm
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _line_sums(frames, rows, cols):
-    """frames: N x H x (W*3) uint8 -> rows: N x H x 48 (each row's codes summed in 16
-    interleaved partial sums of each channel) and cols: N x (W*3) int32 code sums."""
+    """frames: N x H x (W*3) uint8 -> rows: N x H x 3 and cols: N x (W*3) int32 code sums."""
     n_frames, height, width3 = frames.shape
     for job in prange(n_frames * height):
         n, y = job // height, job % height
         src = frames[n, y]
-        acc = np.zeros(48, np.int32)
-        for x in range(0, width3 - width3 % 48, 48):
-            chunk = src[x:x + 48]
-            for i in range(48):
-                acc[i] += np.int32(chunk[i])
-        for x in range(width3 - width3 % 48, width3):
-            acc[x % 48] += np.int32(src[x])
-        rows[n, y] = acc
+        r = g = b = np.int32(0)
+        for x in range(width3 // 3):
+            r += np.int32(src[3 * x])
+            g += np.int32(src[3 * x + 1])
+            b += np.int32(src[3 * x + 2])
+        rows[n, y, 0], rows[n, y, 1], rows[n, y, 2] = r, g, b
     for n in range(n_frames):
         for strip in prange(16):  # sixteen strips of columns a frame, each summed down the rows
             start, end = strip * width3 // 16, (strip + 1) * width3 // 16
@@ -103,11 +100,11 @@ def line_means(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     import numba
 
     n, height, width, _ = frames.shape
-    rows = np.empty((n, height, 48), np.int32)
+    rows = np.empty((n, height, 3), np.int32)
     cols = np.empty((n, width * 3), np.int32)
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     _line_sums(frames.contiguous().numpy().reshape(n, height, width * 3), rows, cols)
-    rows = torch.from_numpy(rows).view(n, height, 16, 3).sum(2, dtype=torch.float64)
+    rows = torch.from_numpy(rows).double()
     cols = torch.from_numpy(cols).view(n, width, 3)
     return (rows.div_(255 * width).float().transpose(1, 2),
             cols.double().div_(255 * height).float().transpose(1, 2))

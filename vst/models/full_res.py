@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from vst.models.compiled import compiled_loop, use_torch_threads
 from vst.models.logit import MARGIN
 
 _SQUEEZE = 1 - 2 * MARGIN
@@ -48,7 +49,7 @@ def _channel(a, c, t, x, width, i, zi, z0, z1, z2):
                  + _mix(a, c, t, k + width) * z1 + _mix(a, c, t, k + 2 * width) * z2)
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@compiled_loop
 def _grade_rows(frames, across, logit, out, frames_n, height, field_h):
     """frames, out: (N*H) x (W*3) uint8; across: the field brought across the width,
     (N*h) x (12*W) float32. Each output row mixes two of its rows (bilinear down the rows,
@@ -76,7 +77,7 @@ def _grade_rows(frames, across, logit, out, frames_n, height, field_h):
             dst[i] = np.uint8(graded[i])
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@compiled_loop
 def _across(coarse, first, weight, across):
     """coarse: (N*12) x h x w float32 -> across: (N*h) x (12*W), each row of each plane
     brought to the frame's width W (linear, align_corners=False: `first` input column and the
@@ -105,11 +106,9 @@ def _linear_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:
 def grade_on_cpu(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     """NxHxWx3 uint8 frames, their Nx12xhxw fields -> NxHxWx3 uint8 graded frames, on as many
     cores as torch has threads."""
-    import numba
-
     n, height, width, _ = frames.shape
     field_h, field_w = coarse.shape[-2:]
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    use_torch_threads()
     # across the width first (N*h*12 rows of the field, small); down the rows in the loop
     across = np.empty((n * field_h, 12 * width), np.float32)
     _across(coarse.float().contiguous().numpy().reshape(n * 12, field_h, field_w),

@@ -11,7 +11,9 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import prange
+
+from vst.models.compiled import compiled_loop, use_torch_threads
 
 
 @lru_cache(maxsize=8)
@@ -31,7 +33,7 @@ def _taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return first, count, weights.astype(np.float32)
 
 
-@njit(parallel=True, fastmath=True, cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@compiled_loop
 def _shrink(frames, y_first, y_count, y_weights, x_first, x_count, x_weights, small):
     """frames: N x H x (W*3) uint8 -> small: N x 3 x h x w float32 in [0, 1]: down the rows
     first (a weighted sum of whole rows, vectorised), then across."""
@@ -57,7 +59,7 @@ def _shrink(frames, y_first, y_count, y_weights, x_first, x_count, x_weights, sm
             small[n, 2, oy, ox] = b / np.float32(255)
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@compiled_loop
 def _line_sums(frames, rows, cols):
     """frames: N x H x (W*3) uint8 -> rows: N x H x 3 and cols: N x (W*3) int32 code sums."""
     n_frames, height, width3 = frames.shape
@@ -84,12 +86,10 @@ def _line_sums(frames, rows, cols):
 def working_copy(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """NxHxWx3 uint8 frames (CPU) -> Nx3x`size` float32 in [0, 1]: as `HRNet.working` takes
     them to the working size (`size` smaller on both sides)."""
-    import numba
-
     n, height, width, _ = frames.shape
     codes = frames.contiguous().numpy().reshape(n, height, width * 3)
     small = np.empty((n, 3, *size), np.float32)
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    use_torch_threads()
     _shrink(codes, *_taps(height, size[0]), *_taps(width, size[1]), small)
     return torch.from_numpy(small)
 
@@ -97,12 +97,10 @@ def working_copy(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def line_means(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """NxHxWx3 uint8 frames (CPU) -> the mean of each row (N x 3 x H) and column (N x 3 x W)
     of each channel, in [0, 1]: vst.picture.boxes_from_means's input."""
-    import numba
-
     n, height, width, _ = frames.shape
     rows = np.empty((n, height, 3), np.int32)
     cols = np.empty((n, width * 3), np.int32)
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    use_torch_threads()
     _line_sums(frames.contiguous().numpy().reshape(n, height, width * 3), rows, cols)
     rows = torch.from_numpy(rows).double()
     cols = torch.from_numpy(cols).view(n, width, 3)

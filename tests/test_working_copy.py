@@ -1,4 +1,4 @@
-"""What prediction takes from 8-bit frames in one read of their codes (vst/models/working_copy.py)
+"""What prediction takes from 8-bit frames straight from their codes (vst/models/working_copy.py)
 is what the float path takes: the working-size frame training sees, and the same bars."""
 
 from __future__ import annotations

@@ -55,14 +55,14 @@ class Grader:
     def looked_at(self, frames, boxes: bool = True):
         """NxHxWx3 code values (`prepare`'s) -> (the frames at the working size, Nx3xhxw on
         the device; their picture boxes, N x 4, or None where not asked for). 8-bit frames on
-        the CPU in one read of their codes (vst/models/working_copy.py); others one frame at a
+        the CPU straight from their codes (vst/models/working_copy.py); others one frame at a
         time, so that the full-size float copy of a batch (100 MB a 4K frame) is never made."""
         from vst.picture import picture_boxes
 
         codes = frames if isinstance(frames, self.torch.Tensor) else self.torch.from_numpy(frames)
         size = self.generator.working_shape(*codes.shape[1:3], self.work_size)
         if codes.dtype == self.torch.uint8 and codes.device.type == "cpu" and self.size is None \
-                and size is not None:  # 8-bit frames on the CPU: one read of the codes each
+                and size is not None:  # 8-bit frames on the CPU: no float copy
             from vst.models.working_copy import line_means, working_copy
             from vst.picture import boxes_from_means
 

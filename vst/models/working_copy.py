@@ -1,5 +1,5 @@
-"""What prediction takes from each full-size 8-bit frame before grading it, in one read of its
-codes on the CPU (compiled by numba): the frame at the working size (`HRNet.working`: torch's
+"""What prediction takes from each full-size 8-bit frame before grading it, straight from its
+codes on the CPU (loops compiled by numba): the frame at the working size (`HRNet.working`: torch's
 antialiased bilinear downscale, the same weights; within float rounding of it) and the mean of
 each of its rows and columns (what vst/picture.py finds the bars by). No float copy of the
 full-size frame is made (at 1080p converting it took as long as the downscale).

@@ -126,18 +126,32 @@ def sample_frame_and_style(size: int = 96):
     return resize_short_side(frame, size), resize_short_side(style, size)
 
 
-def generator_checkpoint(path: Path, style=None) -> Path:
+def sample_frames(n: int = 3) -> np.ndarray:
+    """The bundled sample clip's first `n` frames (n x H x W x 3 uint8)."""
+    with av.open(str(ROOT / "samples" / "mountain_walk_2s.mp4")) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f, _ in zip(c.decode(video=0), range(n),
+                                                                       strict=False)])
+
+
+def generator_checkpoint(path: Path, style=None, local_field: bool = False) -> Path:
     """A checkpoint of an untrained generator: the identity grade, or with `style` (1x3xHxW) the
     Monge grade onto that still (its starting grade, vst/models/monge.py): a real, global grade
-    without training."""
+    without training. local_field: random weights for the last convolution too, so that the
+    field varies across the frame."""
     import torch
 
     from vst.checkpoint import GRADE_FORMAT
     from vst.models.hrnet import HRNet
 
+    if local_field:
+        torch.manual_seed(0)  # the same field in every run
     net = HRNet()
     if style is not None:
         net.set_style(style)
+    if local_field:
+        with torch.no_grad():
+            for p in net.to_coeffs.parameters():
+                p.normal_(0, 0.05)
     state = {f"generator.{k}": v for k, v in net.state_dict().items()}
     torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64,
                                              "grade_format": GRADE_FORMAT}}, path)

@@ -3,35 +3,15 @@ value), on the CPU and on a GPU, with memory flat in the frame size."""
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import torch
 
-from tests.helpers import ROOT, sample_frame_and_style
+from tests.helpers import ROOT, generator_checkpoint, sample_frame_and_style, sample_frames
 
 
 def _checkpoint(path):
     """A generator with a style (a global grade) and a local field that varies across the frame."""
-    from vst.checkpoint import GRADE_FORMAT
-    from vst.models.hrnet import HRNet
-
-    torch.manual_seed(0)
-    net = HRNet()
-    _, style = sample_frame_and_style()
-    net.set_style(style)
-    with torch.no_grad():
-        for p in net.to_coeffs.parameters():
-            p.normal_(0, 0.05)
-    state = {f"generator.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"state_dict": state, "vst": {"model": {"name": "hrnet"}, "train_size": 64,
-                                             "grade_format": GRADE_FORMAT}}, path)
-    return path
-
-
-def _frames(n: int = 3) -> np.ndarray:
-    with av.open(str(ROOT / "samples" / "mountain_walk_2s.mp4")) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f, _ in zip(c.decode(video=0), range(n),
-                                                                       strict=False)])
+    return generator_checkpoint(path, sample_frame_and_style()[1], local_field=True)
 
 
 def test_the_plain_pass_is_the_generator_itself(tmp_path):
@@ -39,7 +19,7 @@ def test_the_plain_pass_is_the_generator_itself(tmp_path):
     from vst.io.frames import from_float, to_float
 
     ckpt = _checkpoint(tmp_path / "g.ckpt")
-    frames = _frames(2)
+    frames = sample_frames(2)
     grader = Grader(ckpt, accelerator="cpu", precision="32-true")
     with torch.inference_mode():
         reference = from_float(grader.generator(to_float(frames), grader.work_size), np.uint8)
@@ -67,7 +47,7 @@ def test_the_cpu_pass_grades_as_the_whole_frame_does():
     field, frame by frame, at sizes that are not multiples of anything."""
     from vst.models.full_res import grade_on_cpu, grade_whole_frames
 
-    frames = torch.from_numpy(_frames(2))[:, :101, :157]
+    frames = torch.from_numpy(sample_frames(2))[:, :101, :157]
     torch.manual_seed(0)
     coarse = torch.nn.functional.avg_pool2d(torch.randn(2, 12, 20, 30) * 0.5, 3, 1, 1)  # smooth, varied
     whole = _whole_frame(frames, coarse)

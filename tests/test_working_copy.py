@@ -3,17 +3,14 @@ is what the float path takes: the working-size frame training sees, and the same
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import torch
 
-from tests.helpers import ROOT
+from tests.helpers import sample_frames
 
 
 def _frames(n: int = 3) -> torch.Tensor:
-    with av.open(str(ROOT / "samples" / "mountain_walk_2s.mp4")) as c:
-        return torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f, _ in
-                                          zip(c.decode(video=0), range(n), strict=False)]))
+    return torch.from_numpy(sample_frames(n))
 
 
 def test_the_working_copy_is_the_generators_own():
@@ -55,10 +52,11 @@ def test_line_means_find_the_bars_the_float_frame_has():
 def test_the_grader_looks_at_codes_as_at_floats(tmp_path):
     """Grader.looked_at takes 8-bit CPU frames the fast way: the same working copy and boxes
     as the float frames (16-bit frames' way) give."""
-    from tests.test_full_res import _checkpoint
+    from tests.helpers import generator_checkpoint, sample_frame_and_style
     from vst.grader import Grader
 
-    grader = Grader(_checkpoint(tmp_path / "g.ckpt"), accelerator="cpu", precision="32-true")
+    ckpt = generator_checkpoint(tmp_path / "g.ckpt", sample_frame_and_style()[1], local_field=True)
+    grader = Grader(ckpt, accelerator="cpu", precision="32-true")
     frames = _frames(2)
     frames[:, :12] = frames[:, -12:] = 0  # a letterbox
     small, boxes = grader.looked_at(frames)

@@ -4,8 +4,8 @@
 
 On the CPU it is one loop over the pixels (compiled by numba, vectorised, a row of every frame
 at a time on each core): each pixel's field is made where it is used, from the two rows of
-the field brought across the frame's width, so neither a full-size field (12 floats a pixel:
-400 MB for one 4K frame) nor a float copy of the frame is ever written. On a GPU, torch's own
+the working-size field brought across the frame's width, so neither a full-size field (12
+floats a pixel: 400 MB for one 4K frame) nor a float copy of the frame is ever written. On a GPU, torch's own
 operations on the whole frame (few kernels, memory to spare).
 """
 
@@ -122,11 +122,10 @@ def grade_on_cpu(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
 
 def grade_whole_frames(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     """The same with torch's operations on whole frames (where they run: a GPU)."""
-    from vst.models.hrnet import affine, upsample_field
-    from vst.models.logit import from_logit, to_logit
+    from vst.models.hrnet import HRNet, upsample_field
 
     x = frames.permute(0, 3, 1, 2).float().div_(255)
-    graded = from_logit(affine(to_logit(x), upsample_field(coarse.float(), x.shape[-2:])))
+    graded = HRNet.apply_field(x, upsample_field(coarse.float(), x.shape[-2:]))
     return graded.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1)
 
 

@@ -237,7 +237,8 @@ class HRNet(nn.Module):
         scale = work_size / min(h, w)
         return round(h * scale), round(w * scale)
 
-    def apply_field(self, x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def apply_field(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
         """The graded frame, from_logit((I + A) to_logit(x) + b), in [0, 1] (float32)."""
         with torch.autocast(x.device.type, enabled=False):
             return from_logit(affine(to_logit(x.float().contiguous()), field.float().contiguous()))

@@ -34,3 +34,42 @@ def test_the_loops_use_torchs_threads():
     finally:
         torch.set_num_threads(before)
         use_torch_threads()
+
+
+def test_starting_the_loops_threads_leaves_torchs_thread_count_alone():
+    """numba's OpenMP layer, started by the first loop, gives OpenMP every core, which torch
+    reads as its own count: a worker set to one thread ran on all of them after its first
+    frame. Checked in a fresh process (here the layer may have started already)."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(1)\n"
+            "from vst.models.full_res import full_res_pass\n"
+            "full_res_pass(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), torch.zeros(1, 12, 2, 2))\n"
+            "print(torch.get_num_threads())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "1"
+
+
+def test_loops_called_from_two_threads_on_numbas_workqueue_layer():
+    """The first pass and the grading call the loops from two threads; numba's workqueue layer
+    (its fallback where no OpenMP or TBB is found) is not thread-safe: they take turns there."""
+    import subprocess
+    import sys
+
+    code = ("import threading, torch\n"
+            "from vst.models.working_copy import working_copy\n"
+            "from vst.models.full_res import full_res_pass\n"
+            "frames = torch.randint(0, 256, (2, 64, 96, 3), dtype=torch.uint8)\n"
+            "def grade():\n"
+            "    for _ in range(200): full_res_pass(frames, torch.zeros(2, 12, 4, 6))\n"
+            "def look():\n"
+            "    for _ in range(200): working_copy(frames, (16, 24))\n"
+            "threads = [threading.Thread(target=f) for f in (grade, look)]\n"
+            "[t.start() for t in threads]; [t.join() for t in threads]\n"
+            "import numba; print(numba.threading_layer())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "NUMBA_THREADING_LAYER": "workqueue"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "workqueue"

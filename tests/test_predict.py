@@ -353,10 +353,11 @@ def test_sigterm_leaves_no_file_behind(ckpt, tmp_path):
                              f"video={shared_file('video/kenburns_1080p_3shots_audio.mp4')}",
                              f"output={out}"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    work = tmp_path / ".kb.mp4.vst-work"
     deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob(".kb.mp4.vst-work/.*partial*")):
-        time.sleep(0.2)  # wait until it is writing a chunk
-    assert list(tmp_path.glob(".kb.mp4.vst-work/.*partial*")), "predict never started writing"
+    while time.time() < deadline and not (list(work.glob(".*partial*")) and (work / "plan.json").exists()):
+        time.sleep(0.2)  # wait until it is writing a chunk and the first pass has saved the plan
+    assert list(work.glob(".*partial*")), "predict never started writing"
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-2000:]

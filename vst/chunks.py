@@ -19,6 +19,8 @@ import logging
 import os
 import shutil
 import sys
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 
 from vst.errors import VstError
+from vst.io.frames import FrameBatch
 
 log = logging.getLogger("vst")
 WORK_MARKER = ".vst-work"  # in every work folder: the only folders vst removes or resumes
@@ -43,17 +46,23 @@ class Chunk:
         return self.stop - self.start
 
 
+def chunk_stop(cuts: list[int], start: int, longest: int, frames: int | None) -> int:
+    """Where the chunk from frame `start` ends: at the last shot cut in its second half (a cut
+    is where a fresh keyframe costs nothing and the grade changes anyway), or, in a shot longer
+    than that, at `longest` frames; at the clip's end (`frames`; None = more than `longest` on)
+    if that comes first. Only the cuts up to `start + longest` count."""
+    if frames is not None and frames - start <= longest:
+        return frames
+    inside = [c for c in cuts if start + longest // 2 < c <= start + longest]
+    return inside[-1] if inside else start + longest
+
+
 def plan_chunks(shots: list[tuple[int, int]], frames: int, longest: int) -> list[Chunk]:
-    """Consecutive chunks covering `frames` frames, each at most `longest` frames: each ends at
-    the last shot cut in its second half (a cut is where a fresh keyframe costs nothing and the
-    grade changes anyway), or, in a shot longer than that, at `longest` frames."""
+    """Consecutive chunks covering `frames` frames, each at most `longest` frames (`chunk_stop`)."""
     cuts = sorted({start for start, _ in shots if 0 < start < frames})
-    bounds, start = [0], 0
-    while frames - start > longest:
-        inside = [c for c in cuts if start + longest // 2 < c <= start + longest]
-        start = inside[-1] if inside else start + longest
-        bounds.append(start)
-    bounds.append(frames)
+    bounds = [0]
+    while not bounds[-1] or bounds[-1] < frames:
+        bounds.append(chunk_stop(cuts, bounds[-1], longest, frames))
     return [Chunk(k, a, b) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
 
 
@@ -83,6 +92,101 @@ class GradePlan:
         if fields["luts"] is not None:
             fields["luts"] = [lut.numpy() for lut in fields["luts"]]
         return cls(**fields)
+
+    def rows(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames [start, stop)'s shot statistics and pictures."""
+        return self.stats[start:stop], self.boxes[start:stop]
+
+    def chunk_frames(self, source, chunk: Chunk, batch: int) -> Iterator[FrameBatch]:
+        """The chunk's frames from `source`, checked against the frames the pass found."""
+        expected = self.pts[chunk.start:chunk.stop]
+        frames = source.stream(batch, chunk.frames, start_pts=expected[0] if chunk.start else None)
+        done = yield from found_frames(frames, source, chunk.start, lambda a, b: self.pts[a:b])
+        if done != chunk.stop:
+            raise VstError(f"{source.what} {str(source.path)!r}: {done - chunk.start} frames decoded "
+                           f"from frame {chunk.start} on where the first pass found {chunk.frames} "
+                           "(did the file change?)")
+
+
+def found_frames(batches: Iterator[FrameBatch], source, first: int,
+                 pts_of: Callable[[int, int], list[int]]) -> Generator[FrameBatch, None, int]:
+    """`batches` (frames `first`, `first` + 1, ... of `source`), each checked to be the frames
+    the first pass found there (`pts_of(a, b)`: their pts): any other frame is an error, never
+    a silently shifted grade. Returns the index after the last frame."""
+    done = first
+    for batch in batches:
+        if batch.pts != pts_of(done, done + len(batch.pts)):
+            raise VstError(f"{source.what} {str(source.path)!r}: frames {done}.. are not the ones "
+                           "found by the first pass over it (did the file change?)")
+        yield batch
+        done += len(batch.pts)
+    return done
+
+
+class FollowedPlan:
+    """The plan of a video read while its first pass (vst/first_pass.py) still runs in another
+    thread, so that grading follows the pass instead of waiting for its end: a frame's rows
+    as soon as its shot is settled, a chunk's end as soon as the cuts it depends on are. The
+    chunks and rows are those of the finished pass (`plan_chunks`' rule), except that once
+    the pass has met a frame without a time of its own, the chunk being decided runs to the
+    end (later chunk starts could not be found by their time)."""
+
+    def __init__(self, first_pass, longest: int | None):
+        """longest: the most frames a chunk holds (None: the clip is one chunk)."""
+        self.first, self.longest = first_pass, longest
+        self._stops: dict[int, int | None] = {}   # chunk start -> stop (None: the clip's end)
+        self._lock = threading.Lock()
+
+    def rows(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.first.rows(start, stop)
+
+    def stop(self, start: int) -> int | None:
+        """The end of the chunk from `start`, decided once (None: it runs to the clip's end)."""
+        with self._lock:
+            if start not in self._stops and self.longest is None:
+                self._stops[start] = None
+            if start not in self._stops:
+                cuts, frames, repaired = self.first.cuts_through(start + self.longest)
+                self._stops[start] = None if repaired else chunk_stop(cuts, start, self.longest, frames)
+            return self._stops[start]
+
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, once the pass is done."""
+        frames, chunks = len(self.first.pts), []
+        while not chunks or chunks[-1].stop < frames:
+            start = chunks[-1].stop if chunks else 0
+            chunks.append(Chunk(len(chunks), start, min(self.stop(start) or frames, frames)))
+        return chunks
+
+    def plan(self) -> GradePlan:
+        found = self.first.result()
+        return GradePlan(found.pts, found.shots, found.stats, found.boxes, None, found.exact_times)
+
+    def chunk_frames(self, source, chunk: Chunk, batch: int) -> Iterator[FrameBatch]:
+        """The frames of the chunk from `chunk.start` to the stop decided here, checked against
+        the frames the pass found (its `stop` field is not read)."""
+        start = chunk.start
+        frames = source.stream(batch, start_pts=self.first.pts_of(start, start + 1)[0] if start else None)
+        done = yield from found_frames(self._inside(frames, start), source, start, self.first.pts_of)
+        at_stop = self.longest is not None and done > start + self.longest // 2 and self.stop(start) == done
+        if not at_stop and self.first.pts_of(done, done + 1):  # the decoder ended before the clip did
+            raise VstError(f"{source.what} {str(source.path)!r}: frames from {start} on end at frame "
+                           f"{done} where the first pass found more (did the file change?)")
+
+    def _inside(self, frames: Iterator[FrameBatch], start: int) -> Iterator[FrameBatch]:
+        """The batches of `frames` (frames `start`, `start` + 1, ...) up to the chunk's stop."""
+        # frames up to here are in the chunk wherever it stops
+        sure = sys.maxsize if self.longest is None else start + self.longest // 2
+        index = start
+        for read in frames:
+            keep = len(read.pts)
+            if index + keep - 1 > sure and (stop := self.stop(start)) is not None:
+                keep = max(0, min(keep, stop - index))
+            if keep:
+                yield read if keep == len(read.pts) else FrameBatch(read.frames[:keep], read.pts[:keep])
+            index += keep
+            if keep < len(read.pts):
+                return
 
 
 def file_identity(path: Path) -> dict:
@@ -196,16 +300,16 @@ def job_grader(job: ChunkJob):
     return _graders[key]
 
 
-def chunk_render(plan: GradePlan, grade: str, grader):
-    """frames, index of the first -> graded frames, by the plan's per-shot grade."""
+def chunk_render(plan, grade: str, grader):
+    """frames, index of the first -> graded frames, by the plan's (a GradePlan's or a
+    FollowedPlan's) per-shot grade."""
     if grade == "lut":
         from vst.lut import LutRender
 
         return LutRender(plan.luts, plan.shots, grader)
 
     def render(frames, start: int):
-        end = start + len(frames)
-        return grader(frames, plan.stats[start:end], plan.boxes[start:end])
+        return grader(frames, *plan.rows(start, start + len(frames)))
 
     return render
 
@@ -224,22 +328,18 @@ def machine_share() -> int:
     return max(1, (os.cpu_count() or 1) // getattr(getattr(worker, "state", worker), "nthreads", 1))
 
 
-def grade_chunk(job: ChunkJob, grader=None, on_frames=None) -> int:
+def grade_chunk(job: ChunkJob, grader=None, on_frames=None, plan=None) -> int:
     """Grade and encode one chunk into job.target (renamed into place when complete and
     counted); returns its frame count. grader: this process's, if it has one; on_frames(n):
-    progress."""
+    progress; plan: a FollowedPlan (the chunk's stop is decided as it goes), else job.plan's."""
     from vst.io import open_frames
     from vst.io.writer import Encoding
     from vst.pipeline import grade_stream
 
     torch.set_num_threads(job.threads or machine_share())
     grader = grader or job_grader(job)
-    plan = GradePlan.load(Path(job.plan))
-    chunk, source = job.chunk, open_frames(Path(job.video), "video")
-    expected = plan.pts[chunk.start:chunk.stop]
-    frames = source.stream(job.batch_size, chunk.frames,
-                           start_pts=expected[0] if chunk.start else None)
-    written = grade_stream(frames, chunk_render(plan, job.grade, grader), source, Path(job.target),
-                           grader.size, Encoding(**job.encoding), first=chunk.start,
-                           expected_pts=expected, on_frames=on_frames, audio=False)
-    return written
+    plan = plan or GradePlan.load(Path(job.plan))
+    source = open_frames(Path(job.video), "video")
+    return grade_stream(plan.chunk_frames(source, job.chunk, job.batch_size),
+                        chunk_render(plan, job.grade, grader), source, Path(job.target), grader.size,
+                        Encoding(**job.encoding), first=job.chunk.start, on_frames=on_frames, audio=False)

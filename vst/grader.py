@@ -5,9 +5,7 @@ source); and the per-shot statistics that make its global transform one fixed gr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -109,72 +107,12 @@ class Grader:
             stats = self.generator.frame_stats(self.looked_at(frames, boxes=False)[0], self.work_size)
             return stats.mean(0, keepdim=True).expand_as(stats)
 
-    def shot_stats(self, source, batch: int) -> ShotPass:
+    def shot_stats(self, source, batch: int):
         """Per frame of a video, what its grade is chosen by: its shot's mean colour statistics
         (PySceneDetect finds the cuts), so the global part of the grade is one fixed transform
         per shot and cannot drift with what moves through the frame; and its shot's picture
         (vst/picture.py: inside the bars of every frame of the shot; a blank frame has none).
-        Blank frames do not count in their shot's mean."""
-        from tqdm import tqdm
+        Blank frames do not count in their shot's mean. (vst/first_pass.py: a ShotPass.)"""
+        from vst.first_pass import FirstPass
 
-        from vst.picture import union_box
-        from vst.shots import detect_shots
-
-        torch = self.torch
-        rows, pictures = Rows(source.frames_hint), Rows(source.frames_hint)
-        pts = []
-        with torch.inference_mode(), tqdm(total=source.frames_hint or None, unit="frame",
-                                          desc="finding shots", dynamic_ncols=True) as bar:
-            def add(read):
-                small, boxes = self.looked_at(read.frames)
-                rows.add(self.generator.frame_stats(small, self.work_size))
-                pictures.add(boxes)
-                pts.extend(read.pts)
-                bar.update(len(read.frames))
-
-            shots = detect_shots(source, batch=batch, on_batch=add)
-        stats, boxes = rows.tensor(), pictures.tensor()
-        shown = (boxes[:, 1] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 2])
-        for start, end in shots:
-            seen = shown[start:end]
-            stats[start:end] = stats[start:end][seen if seen.any() else slice(None)].mean(0)
-            boxes[start:end] = union_box(boxes[start:end]) * seen[:, None]
-        return ShotPass(stats, boxes, shots, pts, exact_times=not getattr(source, "pts_repaired", True))
-
-
-class Rows:
-    """A table filled batch by batch into one tensor that doubles when full. (Kept as one small
-    tensor per batch, the rows pin the allocator's heap between the frames' big temporaries:
-    the first pass over a clip grew by ~50 KB a frame.)"""
-
-    def __init__(self, expected: int = 0):
-        import torch
-
-        self.torch, self.expected, self.data, self.count = torch, max(expected, 256), None, 0
-
-    def add(self, rows) -> None:
-        """rows: a batch's (n x width); the first batch sets the width and dtype."""
-        if self.data is None:
-            self.data = self.torch.empty(self.expected, *rows.shape[1:], dtype=rows.dtype)  # on the CPU
-        end = self.count + len(rows)
-        if end > len(self.data):
-            grown = self.data.new_empty(max(2 * len(self.data), end), *self.data.shape[1:])
-            grown[:self.count] = self.data[:self.count]
-            self.data = grown
-        self.data[self.count:end] = rows
-        self.count = end
-
-    def tensor(self):
-        return self.torch.empty(0, 0) if self.data is None else self.data[:self.count].clone()
-
-
-@dataclass
-class ShotPass:
-    """What one pass over a whole video found: per frame, the statistics its grade is chosen
-    by, its picture box, its pts; and the shots."""
-
-    stats: Any                     # torch.Tensor, frames x 26
-    boxes: Any                     # torch.Tensor, frames x 4
-    shots: list[tuple[int, int]]   # [start, end) frame ranges
-    pts: list[int]
-    exact_times: bool              # every pts is the file's own: a frame can be found by its pts
+        return FirstPass(self, source, batch).run()

@@ -105,23 +105,17 @@ class Sink(threading.Thread):
 
 
 def grade_stream(batches, render: Callable, source, target, size: int | None, encoding,
-                 first: int = 0, expected_pts: list[int] | None = None,
-                 on_frames: Callable[[int], None] | None = None, audio: bool = True,
+                 first: int = 0, on_frames: Callable[[int], None] | None = None, audio: bool = True,
                  overwrite: bool = False) -> int:
     """read -> grade -> write: every FrameBatch of `batches` (frames `first`, `first` + 1, ...
-    of `source`) through `render(frames, index of the first)` into the graded copy at `target`
-    (vst.io.output: a temporary renamed when complete); returns the frames written.
-    expected_pts: the times these frames were found at before (a chunk of a planned video):
-    any other frame is an error, never a silent shift."""
-    from vst.errors import VstError
+    of `source`; read in a thread, where an error raised by `batches` stops the stream) through
+    `render(frames, index of the first)` into the graded copy at `target` (vst.io.output: a
+    temporary renamed when complete); returns the frames written."""
     from vst.io.output import open_output
 
     def read(emit):
         done = first
         for frames, stamps in batches:
-            if expected_pts is not None and stamps != expected_pts[done - first:done - first + len(stamps)]:
-                raise VstError(f"{source.what} {str(source.path)!r}: frames {done}.. are not the ones "
-                               "found by the first pass over it (did the file change?)")
             emit((frames, stamps, done))
             done += len(frames)
 
@@ -145,8 +139,4 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
                 encoder.queue.put(DONE)
                 encoder.join(timeout=30)
             raise  # the writer is aborted and the temporary removed on the way out
-        if expected_pts is not None and writer.frames != len(expected_pts):
-            raise VstError(f"{source.what} {str(source.path)!r}: {writer.frames} frames decoded from "
-                           f"frame {first} on where the first pass found {len(expected_pts)} "
-                           "(did the file change?)")
     return writer.frames

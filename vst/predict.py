@@ -1,9 +1,11 @@
 """Prediction entry point: checkpoint + video -> graded video, streamed frame batch by batch.
 
-    one pass over the clip: shots, each frame's grade statistics (vst/chunks.py: GradePlan)
+    one pass over the clip: shots, each frame's grade statistics (vst/first_pass.py)
     -> chunks, each: source.stream() (reader thread) -> generator (main thread)
                      -> writer.write() (writer thread)       (vst/pipeline.py: grade_stream)
-       in this process or on workers (vst/engine.py), resumable (the work folder)
+       in this process, following the pass in a thread (each frame graded once its shot is
+       settled), or on workers once the pass has ended (vst/engine.py); resumable (the work
+       folder)
     -> the chunks joined without re-encoding, the audio muxed once (vst/io/join.py)
 
 Bounded queues between the stages keep memory constant whatever the clip length, and let
@@ -65,12 +67,16 @@ def grade(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) -> int
                             on_frames=bar.update, overwrite=bool(cfg.overwrite))
 
 
+def log_shots(shots: list[tuple[int, int]]) -> None:
+    log.info("%d shot%s: one global grade per shot", len(shots), "" if len(shots) == 1 else "s")
+
+
 def grade_plan(cfg: DictConfig, source, grader: Grader):
     """The one pass over the whole video every chunk is graded by (vst.chunks.GradePlan)."""
     from vst.chunks import GradePlan
 
     found = grader.shot_stats(source, cfg.batch_size)
-    log.info("%d shot%s: one global grade per shot", len(found.shots), "" if len(found.shots) == 1 else "s")
+    log_shots(found.shots)
     luts = None
     if cfg.grade == "lut":
         from vst.lut import predict_luts
@@ -79,22 +85,85 @@ def grade_plan(cfg: DictConfig, source, grader: Grader):
     return GradePlan(found.pts, found.shots, found.stats, found.boxes, luts, found.exact_times)
 
 
+def longest_chunk(cfg: DictConfig, source, out: Path) -> int | None:
+    """The most frames a chunk holds (chunk_seconds), or None where the whole clip is one chunk
+    because chunks could not be put back together (vst.chunks.plan_chunks)."""
+    from vst.io.writer import container_for
+
+    if container_for(out) == "avi":  # keeps no times: chunks could not be joined
+        log.info("an .avi output keeps no frame times: graded as one chunk (an interrupted run "
+                 "starts afresh; .mkv or .mp4 resume mid-clip)")
+        return None
+    return max(1, round(cfg.chunk_seconds * source.info.fps))
+
+
 def new_plan(cfg: DictConfig, source, grader: Grader, out: Path):
     """The plan of a fresh run and its chunks: at most chunk_seconds each, or the whole clip
     as one where chunks could not be put back together (vst.chunks.plan_chunks)."""
     from vst.chunks import plan_chunks
-    from vst.io.writer import container_for
 
     plan = grade_plan(cfg, source, grader)
-    longest = max(1, round(cfg.chunk_seconds * source.info.fps))
+    longest = longest_chunk(cfg, source, out) or len(plan.pts)
     if not plan.exact_times:  # frames cannot be found by their time: no seeking
         longest = len(plan.pts)
         log.info("%s has frames without a time of their own: graded as one chunk", source.path.name)
-    elif container_for(out) == "avi":  # keeps no times: chunks could not be joined
-        longest = len(plan.pts)
-        log.info("an .avi output keeps no frame times: graded as one chunk (an interrupted run "
-                 "starts afresh; .mkv or .mp4 resume mid-clip)")
     return plan, plan_chunks(plan.shots, len(plan.pts), longest)
+
+
+def follows_the_pass(cfg: DictConfig) -> bool:
+    """Whether grading follows the first pass (`grade_following_the_pass`): chunks graded one
+    after another in this process by the network. (Workers need the whole plan before they
+    start; grade=lut fits its LUTs from the finished pass.)"""
+    return cfg.grade == "network" and cfg.workers == 1 and \
+        (cfg.engine.name == "local" or not cfg.engine.get("address"))
+
+
+def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, identity: dict,
+                             out: Path):
+    """Grade every chunk of a fresh run while the first pass over the clip runs in a thread
+    ahead of the grading (vst/first_pass.py, vst.chunks.FollowedPlan): each frame is graded as
+    soon as the pass has settled its shot, so the pass costs no time of its own where cores or
+    a GPU would wait. The plan is saved in the work folder when the pass ends (a run stopped
+    before that starts afresh). Returns the plan and the chunks."""
+    import contextlib
+    import threading
+
+    from tqdm import tqdm
+
+    from vst.chunks import Chunk, FollowedPlan, grade_chunk
+    from vst.first_pass import FirstPass
+
+    first = FirstPass(grader, source, cfg.batch_size)
+    followed = FollowedPlan(first, longest_chunk(cfg, source, out))
+
+    def pass_done():
+        log_shots(first.shots)
+        work.save(identity, followed.plan(), followed.chunks())
+
+    def run_pass():
+        with contextlib.suppress(BaseException):  # kept by the pass: raised to the grading as it reads
+            first.run(on_done=pass_done)
+
+    thread = threading.Thread(target=run_pass, daemon=True)
+    thread.start()
+    try:
+        with tqdm(total=source.frames_hint or None, unit="frame", desc="grading", dynamic_ncols=True) as bar:
+            start, index = 0, 0
+            while first.pts_of(start, start + 1):  # the clip goes on from `start`
+                chunk = Chunk(index, start, start)  # its stop is decided as it is graded
+                start += grade_chunk(chunk_job(cfg, source, ckpt, work, chunk), grader, bar.update,
+                                     plan=followed)
+                index += 1
+        thread.join()
+        if first.error is not None:
+            raise first.error
+    finally:
+        first.stop()
+    plan = followed.plan()
+    if not plan.exact_times:
+        log.info("%s has frames without a time of their own: from where the first was found, "
+                 "the rest of it is one chunk", source.path.name)
+    return plan, followed.chunks()
 
 
 def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) -> int:
@@ -110,16 +179,19 @@ def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) 
     with atomic_file(out, bool(cfg.overwrite)) as tmp:
         resumed = work.resume(identity)
         try:
-            if resumed is None:
+            if resumed is not None:
+                plan, chunks = resumed
+            elif follows_the_pass(cfg):
+                plan, chunks = grade_following_the_pass(cfg, source, grader, ckpt, work, identity, out)
+            else:
                 plan, chunks = new_plan(cfg, source, grader, out)
                 work.save(identity, plan, chunks)
-            else:
-                plan, chunks = resumed
             pending = [c for c in chunks if not work.is_done(c)]
             if resumed is not None:
                 log.info("resuming from %s: %d of %d chunks already graded", work.path,
                          len(chunks) - len(pending), len(chunks))
-            grade_chunks(cfg, source, grader, ckpt, work, plan, pending)
+            if pending:
+                grade_chunks(cfg, source, grader, ckpt, work, plan, pending)
             written = join_chunks([work.chunk_file(c) for c in chunks], tmp, source.info)
             if written != len(plan.pts) or count_frames(tmp) != written:
                 raise VstError(f"output {str(out)!r}: the joined chunks hold {count_frames(tmp)} of "
@@ -131,23 +203,30 @@ def grade_video(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) 
     return written
 
 
-def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan, pending) -> None:
-    """Grade the `pending` chunks on cfg.engine: in this process, or spread over workers."""
-    from concurrent.futures import as_completed
+def chunk_job(cfg: DictConfig, source, ckpt: Path, work, chunk, threads: int | None = None):
+    """A vst.chunks.ChunkJob: `chunk` of `source` graded into its file in the work folder."""
     from dataclasses import asdict
 
-    from tqdm import tqdm
-
-    from vst.chunks import ChunkJob, grade_chunk
-    from vst.engine import open_engine, threads_per_worker
+    from vst.chunks import ChunkJob
 
     settings = {"accelerator": cfg.accelerator, "precision": cfg.precision,
                 "channels_last": cfg.channels_last, "work_size": cfg.work_size, "size": cfg.size}
+    return ChunkJob(str(source.path), str(ckpt), settings, cfg.grade, asdict(encoding(cfg)),
+                    cfg.batch_size, str(work.plan_file), chunk, str(work.chunk_file(chunk)), threads)
+
+
+def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan, pending) -> None:
+    """Grade the `pending` chunks on cfg.engine: in this process, or spread over workers."""
+    from concurrent.futures import as_completed
+
+    from tqdm import tqdm
+
+    from vst.chunks import grade_chunk
+    from vst.engine import open_engine, threads_per_worker
+
     local = cfg.engine.name == "local" or not cfg.engine.get("address")
-    jobs = [ChunkJob(str(source.path), str(ckpt), settings, cfg.grade, asdict(encoding(cfg)),
-                     cfg.batch_size, str(work.plan_file), chunk, str(work.chunk_file(chunk)),
-                     threads_per_worker(cfg.workers) if local and cfg.workers > 1 else None)
-            for chunk in pending]
+    threads = threads_per_worker(cfg.workers) if local and cfg.workers > 1 else None
+    jobs = [chunk_job(cfg, source, ckpt, work, chunk, threads) for chunk in pending]
     total, left = len(plan.pts), sum(c.frames for c in pending)
     with tqdm(total=total, initial=total - left, unit="frame", desc="grading", dynamic_ncols=True) as bar, \
             open_engine(cfg.engine.name, cfg.workers, cfg.engine.get("address")) as executor:

@@ -43,6 +43,12 @@ class ShotDetector:
         self.cuts += self.detector.process_frame(self.count, np.ascontiguousarray(rgb[..., ::-1]))
         self.count += 1
 
+    def settled(self) -> tuple[int, list[int]]:
+        """(s, the cuts before frame s) where no frame still to come can add a cut before s:
+        the detector reports a cut up to its look-back (its flash filter's length) late."""
+        settled = max(0, self.count - self.detector.event_buffer_length)
+        return settled, sorted(c for c in set(self.cuts) if 0 < c < settled)
+
     def shots(self) -> list[tuple[int, int]]:
         n = self.count
         cuts = self.cuts + (self.detector.post_process(n - 1) if n else [])

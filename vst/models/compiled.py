@@ -3,7 +3,9 @@ and the thread count torch has (a Dask worker's share, or the process's)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from numba import njit
@@ -28,4 +30,26 @@ def use_torch_threads() -> None:
     """The compiled loops run on as many threads as torch's operations do."""
     import numba
 
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    threads = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    if torch.get_num_threads() != threads:  # numba's OpenMP layer, starting, gave OpenMP all cores
+        torch.set_num_threads(threads)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+@contextmanager
+def loop_threads() -> Iterator[None]:
+    """Around each call of a compiled loop: torch's thread count (`use_torch_threads`), and
+    where numba fell back to its workqueue layer (no OpenMP or TBB found), which is not
+    thread-safe, one loop at a time in the process (the first pass and the grading call loops
+    from two threads)."""
+    import numba
+
+    use_torch_threads()
+    if numba.threading_layer() == "workqueue":
+        with _ONE_AT_A_TIME:
+            yield
+    else:
+        yield

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from vst.models.compiled import compiled_loop, use_torch_threads
+from vst.models.compiled import compiled_loop, loop_threads
 from vst.models.logit import MARGIN
 
 _SQUEEZE = 1 - 2 * MARGIN
@@ -108,15 +108,15 @@ def grade_on_cpu(frames: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     cores as torch has threads."""
     n, height, width, _ = frames.shape
     field_h, field_w = coarse.shape[-2:]
-    use_torch_threads()
     # across the width first (N*h*12 rows of the field, small); down the rows in the loop
     across = np.empty((n * field_h, 12 * width), np.float32)
-    _across(coarse.float().contiguous().numpy().reshape(n * 12, field_h, field_w),
-            *_linear_taps(field_w, width), across)
     source = frames.contiguous().numpy()
     out = np.empty_like(source)
-    _grade_rows(source.reshape(n * height, width * 3), across, _LOGIT,
-                out.reshape(n * height, width * 3), n, height, field_h)
+    with loop_threads():
+        _across(coarse.float().contiguous().numpy().reshape(n * 12, field_h, field_w),
+                *_linear_taps(field_w, width), across)
+        _grade_rows(source.reshape(n * height, width * 3), across, _LOGIT,
+                    out.reshape(n * height, width * 3), n, height, field_h)
     return torch.from_numpy(out)
 
 

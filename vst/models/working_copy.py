@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from numba import prange
 
-from vst.models.compiled import compiled_loop, use_torch_threads
+from vst.models.compiled import compiled_loop, loop_threads
 
 
 @lru_cache(maxsize=8)
@@ -89,8 +89,8 @@ def working_copy(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     n, height, width, _ = frames.shape
     codes = frames.contiguous().numpy().reshape(n, height, width * 3)
     small = np.empty((n, 3, *size), np.float32)
-    use_torch_threads()
-    _shrink(codes, *_taps(height, size[0]), *_taps(width, size[1]), small)
+    with loop_threads():
+        _shrink(codes, *_taps(height, size[0]), *_taps(width, size[1]), small)
     return torch.from_numpy(small)
 
 
@@ -100,8 +100,8 @@ def line_means(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     n, height, width, _ = frames.shape
     rows = np.empty((n, height, 3), np.int32)
     cols = np.empty((n, width * 3), np.int32)
-    use_torch_threads()
-    _line_sums(frames.contiguous().numpy().reshape(n, height, width * 3), rows, cols)
+    with loop_threads():
+        _line_sums(frames.contiguous().numpy().reshape(n, height, width * 3), rows, cols)
     rows = torch.from_numpy(rows).double()
     cols = torch.from_numpy(cols).view(n, width, 3)
     return (rows.div_(255 * width).float().transpose(1, 2),

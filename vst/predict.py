@@ -128,6 +128,7 @@ def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path
     import contextlib
     import threading
 
+    import torch
     from tqdm import tqdm
 
     from vst.chunks import Chunk, FollowedPlan, grade_chunk
@@ -141,6 +142,9 @@ def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path
         work.save(identity, followed.plan(), followed.chunks())
 
     def run_pass():
+        # the pass's operations are small (frames at the working size): on one thread (this
+        # thread's count only), the cores are left to the grading (1080p: +2% frames/s on 2 cores)
+        torch.set_num_threads(1)
         with contextlib.suppress(BaseException):  # kept by the pass: raised to the grading as it reads
             first.run(on_done=pass_done)
 

@@ -36,6 +36,10 @@ def test_chunks_end_at_the_last_cut_in_their_second_half_and_cover_every_frame()
         assert all(0 < c.frames <= longest for c in chunks)
 
 
+def test_a_clip_of_no_frames_is_one_empty_chunk():
+    assert plan_chunks([(0, 0)], 0, 100) == [Chunk(0, 0, 0)]
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """The first 12 s of band_stage_audio.mp4 (176x144, AAC audio, cuts at frames 32, 109,
@@ -196,7 +200,8 @@ def test_a_kill_inside_a_chunk_loses_only_that_chunk(clip, ckpt, lossless, tmp_p
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 180
     while time.time() < deadline and not (len(list(work.glob("chunk_*.mp4"))) >= 3
-                                          and list(work.glob(".chunk_*.partial.mp4"))):
+                                          and list(work.glob(".chunk_*.partial.mp4"))
+                                          and (work / "plan.json").exists()):  # the pass has ended
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)

@@ -61,7 +61,7 @@ def plan_chunks(shots: list[tuple[int, int]], frames: int, longest: int) -> list
     """Consecutive chunks covering `frames` frames, each at most `longest` frames (`chunk_stop`)."""
     cuts = sorted({start for start, _ in shots if 0 < start < frames})
     bounds = [0]
-    while not bounds[-1] or bounds[-1] < frames:
+    while len(bounds) == 1 or bounds[-1] < frames:
         bounds.append(chunk_stop(cuts, bounds[-1], longest, frames))
     return [Chunk(k, a, b) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
 
@@ -138,16 +138,18 @@ class FollowedPlan:
         self._lock = threading.Lock()
 
     def rows(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames [start, stop)'s shot statistics and pictures, once their shots are settled."""
         return self.first.rows(start, stop)
 
     def stop(self, start: int) -> int | None:
         """The end of the chunk from `start`, decided once (None: it runs to the clip's end)."""
         with self._lock:
-            if start not in self._stops and self.longest is None:
-                self._stops[start] = None
             if start not in self._stops:
-                cuts, frames, repaired = self.first.cuts_through(start + self.longest)
-                self._stops[start] = None if repaired else chunk_stop(cuts, start, self.longest, frames)
+                stop = None
+                if self.longest is not None:
+                    cuts, frames, repaired = self.first.cuts_through(start + self.longest)
+                    stop = None if repaired else chunk_stop(cuts, start, self.longest, frames)
+                self._stops[start] = stop
             return self._stops[start]
 
     def chunks(self) -> list[Chunk]:

@@ -115,6 +115,8 @@ class FirstPass:
         for start, end in shots:
             if end <= self.final:
                 continue
+            if start != self.final:  # the detector moved a cut it had settled: a bug, never a shifted row
+                raise RuntimeError(f"first pass: shot {start}..{end} does not follow frame {self.final}")
             stats, boxes = self._own_stats.data[start:end], self._own_boxes.data[start:end]
             seen = (boxes[:, 1] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 2])
             mean = stats[seen if seen.any() else slice(None)].mean(0)

@@ -102,8 +102,17 @@ def test_an_error_in_the_pass_reaches_its_readers(grader):
 
     source.stream = damaged
     first = FirstPass(grader, source, 8)
-    thread = threading.Thread(target=lambda: pytest.raises(OSError, first.run))
+    raised = []
+
+    def run():
+        try:
+            first.run()
+        except OSError as err:
+            raised.append(err)
+
+    thread = threading.Thread(target=run)
     thread.start()
     with pytest.raises(OSError, match="disk gone"):
         first.rows(0, 300)
     thread.join(60)
+    assert raised and raised[0] is first.error and not first.done  # raised in the pass's thread too

@@ -161,7 +161,7 @@ class FirstPass:
         """The whole pass, once it is done."""
         with self._changed:
             return ShotPass(self._shot_stats.tensor(), self._shot_boxes.tensor(), list(self.shots),
-                            list(self.pts), exact_times=not getattr(self.source, "pts_repaired", True))
+                            list(self.pts), exact_times=not self.source.pts_repaired)
 
 
 class Rows:

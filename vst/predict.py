@@ -143,7 +143,7 @@ def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path
 
     def run_pass():
         # the pass's operations are small (frames at the working size): on one thread (this
-        # thread's count only), the cores are left to the grading (1080p: +2% frames/s on 2 cores)
+        # thread's count only), so that the cores go to the grading
         torch.set_num_threads(1)
         with contextlib.suppress(BaseException):  # kept by the pass: raised to the grading as it reads
             first.run(on_done=pass_done)

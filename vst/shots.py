@@ -9,13 +9,12 @@ spread over the longest shots when `per_shot` > 1.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vst.io.frames import FrameBatch, FrameSource
+from vst.io.frames import FrameSource
 from vst.io.image import to_uint8
 from vst.pipeline import read_ahead
 
@@ -65,20 +64,16 @@ def _shrink(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def detect_shots(frames: FrameSource, threshold: float = SHOT_THRESHOLD, min_len: int = 15,
-                 batch: int = 8, on_batch: Callable[[FrameBatch], None] | None = None,
-                 ) -> list[tuple[int, int]]:
+                 batch: int = 8) -> list[tuple[int, int]]:
     """[start, end) frame ranges of the shots of `frames` (one range for a still or a folder).
-    on_batch: called with each batch of a video's frames (and their pts) as it is read, so that
-    another per-frame pass can share this one's decoding. The decoder reads a batch ahead in a
-    thread (at most three batches of frames in memory)."""
+    The decoder reads a batch ahead in a thread (at most three batches of frames in memory).
+    (Prediction's first pass, vst/first_pass.py, feeds a ShotDetector itself.)"""
     if frames.kind != "video":  # a still or a folder: one shot
         return [(0, len(frames))]
     detector = ShotDetector(threshold, min_len)
     for read in read_ahead(frames.stream(batch)):
         for rgb in to_uint8(read.frames):
             detector.add(rgb)
-        if on_batch is not None:
-            on_batch(read)
     return detector.shots()
 
 

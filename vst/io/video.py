@@ -158,7 +158,7 @@ class VideoFrames:
                     if pts != frame.pts:
                         self.pts_repaired = True
                     last = pts
-                    rgb = frame.to_ndarray(format=fmt)
+                    rgb = frame.to_ndarray(format=fmt, threads=1)  # (see VideoWriter.write)
                     if frame.rotation:  # turned upright, as decord does
                         rgb = np.rot90(rgb, frame.rotation // 90)
                     yield rgb, pts

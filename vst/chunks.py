@@ -303,17 +303,15 @@ def job_grader(job: ChunkJob):
 
 
 def chunk_render(plan, grade: str, grader):
-    """frames, index of the first -> graded frames, by the plan's (a GradePlan's or a
-    FollowedPlan's) per-shot grade."""
+    """A chunk's render (vst.pipeline.grade_stream): its frames graded by the plan's (a
+    GradePlan's or a FollowedPlan's) per-shot grade."""
     if grade == "lut":
         from vst.lut import LutRender
 
         return LutRender(plan.luts, plan.shots, grader)
+    from vst.every_other_frame import EveryOtherFrame
 
-    def render(frames, start: int):
-        return grader(frames, *plan.rows(start, start + len(frames)))
-
-    return render
+    return EveryOtherFrame(grader, plan.rows)
 
 
 def machine_share() -> int:

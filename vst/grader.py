@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vst.io.frames import from_float
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("vst")
 
@@ -74,11 +78,13 @@ class Grader:
                 found.append(picture_boxes(x))
         return self.torch.cat(small), self.torch.cat(found) if boxes else None
 
-    def __call__(self, frames: np.ndarray, stats=None, boxes=None) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, stats=None, boxes=None, local=None) -> np.ndarray:
         """NxHxWx3 frames (a FrameBatch's) -> NxHxWx3 graded frames of the same dtype.
         stats: what the global transform is chosen by (`shot_stats`); None = each frame's own.
         boxes: the picture of each frame (N x 4, vst/picture.py; `shot_stats`), graded while
-        bars and blank frames pass through; None = each frame's own."""
+        bars and blank frames pass through; None = each frame's own. local: the local part
+        of each frame's field (`local_field`'s, or one made from them); None = the network
+        looks at these frames."""
         from vst.models.full_res import full_res_pass
         from vst.picture import keep_bars
 
@@ -87,15 +93,29 @@ class Grader:
             if frames.dtype != np.uint8 or self.size is not None:  # deep or resized frames
                 x = self.prepare(frames)
                 with self.autocast():
-                    return from_float(self.generator(x, self.work_size, stats, boxes), frames.dtype)
+                    return from_float(self.generator(x, self.work_size, stats, boxes, local), frames.dtype)
             codes = torch.from_numpy(frames).to(self.device)  # sent to a GPU once, as codes
-            small, own_boxes = self.looked_at(codes, boxes=boxes is None)
+            own_boxes = None
+            if local is None or stats is None or boxes is None:
+                small, own_boxes = self.looked_at(codes, boxes=boxes is None)
+                with self.autocast():
+                    local = self.generator.local(small) if local is None else local
+                    stats = self.generator.frame_stats(small, None) if stats is None else stats
             with self.autocast():
-                coarse = self.generator.field(small, self.work_size, stats, upsample=False)
+                coarse = self.generator.with_global(local, stats)
             graded = full_res_pass(codes, coarse)
             nchw = keep_bars(graded.permute(0, 3, 1, 2), codes.permute(0, 3, 1, 2),
                              own_boxes if boxes is None else boxes)
             return nchw.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    def local_field(self, frames: list) -> torch.Tensor:
+        """The local part of the field (Nx12xhxw float32 on the device, HRNet.local) of each
+        frame in `frames` (arrays of code values, kxHxWx3 each): what the network sees in them,
+        in one pass."""
+        with self.torch.inference_mode():
+            small = self.torch.cat([self.looked_at(f, boxes=False)[0] for f in frames])
+            with self.autocast():
+                return self.generator.local(small)
 
     def autocast(self):
         return self.torch.autocast(self.device.type, dtype=self.dtype or self.torch.float32,

@@ -122,7 +122,7 @@ class LutRender:
         shot = bisect.bisect_right(self.ends, frame)
         return self.tables[shot] if shot < len(self.tables) else self.whole
 
-    def __call__(self, frames: np.ndarray, start: int) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, start: int, after: np.ndarray | None = None) -> np.ndarray:
         import torch
 
         from vst.io.frames import from_float

@@ -109,15 +109,20 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
                  overwrite: bool = False) -> int:
     """read -> grade -> write: every FrameBatch of `batches` (frames `first`, `first` + 1, ...
     of `source`; read in a thread, where an error raised by `batches` stops the stream) through
-    `render(frames, index of the first)` into the graded copy at `target` (vst.io.output: a
-    temporary renamed when complete); returns the frames written."""
+    `render(frames, index of the first, the next batch's first frame or None after the last)`
+    into the graded copy at `target` (vst.io.output: a temporary renamed when complete);
+    returns the frames written."""
     from vst.io.output import open_output
 
     def read(emit):
-        done = first
+        done, held = first, None  # each batch goes once the next one's first frame is read
         for frames, stamps in batches:
-            emit((frames, stamps, done))
+            if held is not None:
+                emit((*held, frames[:1]))
+            held = (frames, stamps, done)
             done += len(frames)
+        if held is not None:
+            emit((*held, None))
 
     with open_output(target, source, overwrite, size, encoding, audio) as writer:
         def write(graded):
@@ -130,8 +135,8 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
         reader.start()
         encoder.start()
         try:
-            for frames, stamps, start in reader.items():
-                encoder.put((render(frames, start), stamps))
+            for frames, stamps, start, after in reader.items():
+                encoder.put((render(frames, start, after), stamps))
             encoder.finish()
         except BaseException:
             reader.stop.set()  # the reader stops before its next batch

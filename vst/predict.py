@@ -59,7 +59,7 @@ def grade(cfg: DictConfig, source, grader: Grader, out: Path, ckpt: Path) -> int
 
         render = LutRender(predict_luts(source, grader, None, cfg.batch_size), [(0, len(source))], grader)
     else:
-        def render(frames, start):
+        def render(frames, start, after):
             return grader(frames)
     with tqdm(total=len(source), unit="frame", desc="grading", dynamic_ncols=True,
               disable=source.kind == "still") as bar:

@@ -175,30 +175,45 @@ class HRNet(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor, work_size: int | None | str = "model",
-                stats: torch.Tensor | None = None, boxes: torch.Tensor | None = None) -> torch.Tensor:
+                stats: torch.Tensor | None = None, boxes: torch.Tensor | None = None,
+                local: torch.Tensor | None = None) -> torch.Tensor:
         """x: Nx3xHxW in [0, 1]. work_size: run the network with this short side and apply its
         (bilinearly upsampled) field of transforms to the full-resolution frame; None = full
         resolution; "model" = the model's own work_size. stats: what the global transform
         is chosen by (N x 26, `frame_stats`); None = each frame's own. boxes: the picture
         that is graded (N x 4, vst/picture.py), bars and blank frames are left as they are;
-        None = each frame's own."""
-        graded = self.apply_field(x, self.field(x, work_size, stats))
+        None = each frame's own. local: the field's local part (`local`), where it is known
+        already; None = the network looks at x."""
+        graded = self.apply_field(x, self.field(x, work_size, stats, local=local))
         return keep_bars(graded, x, picture_boxes(x) if boxes is None else boxes)
 
     def field(self, x: torch.Tensor, work_size: int | None | str = "model",
-              stats: torch.Tensor | None = None, upsample: bool = True) -> torch.Tensor:
+              stats: torch.Tensor | None = None, upsample: bool = True,
+              local: torch.Tensor | None = None) -> torch.Tensor:
         """The grade as a field: each pixel's colour transform (Nx12xHxW float32: A - I row by row,
         b): the Monge grade in `stats`, plus the global head's correction chosen by the colour
-        statistics in `stats`, plus a local one from the convolutional network. upsample=False:
-        at the working size (vst/models/full_res.py upsamples it where it applies it)."""
+        statistics in `stats`, plus a local one from the convolutional network (`local`; given,
+        or found here from x). upsample=False: at the working size (vst/models/full_res.py
+        upsamples it where it applies it)."""
         h, w = x.shape[-2:]
-        small = self.working(x, work_size)
-        stats = self.frame_stats(small, None) if stats is None else stats.to(small.device)
+        if stats is None or local is None:
+            small = self.working(x, work_size)
+            stats = self.frame_stats(small, None) if stats is None else stats
+            local = self.local(small) if local is None else local
         # global + local at the working size, then one upsample (same field: bilinear weights sum to 1)
-        coeffs = self._padded_delta(small).float().contiguous()
-        stats = stats.float()
-        coeffs = coeffs + (self.global_head(stats[:, :_STATS]).float() + stats[:, _STATS:])[..., None, None]
+        coeffs = self.with_global(local, stats)
         return upsample_field(coeffs, (h, w)) if upsample else coeffs
+
+    def local(self, small: torch.Tensor) -> torch.Tensor:
+        """The field's local part, what the convolutional network sees in each frame at the
+        working size (`working`): Nx12xhxw float32."""
+        return self._padded_delta(small).float().contiguous()
+
+    def with_global(self, local: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        """The field at the working size: `local` plus the global transform `stats` chooses
+        (the Monge grade in them and the global head's correction)."""
+        stats = stats.to(local.device).float()
+        return local + (self.global_head(stats[:, :_STATS]).float() + stats[:, _STATS:])[..., None, None]
 
     def frame_stats(self, x: torch.Tensor, work_size: int | None | str = "model") -> torch.Tensor:
         """What each frame's global transform is chosen by, as `field` computes it (N x 26):

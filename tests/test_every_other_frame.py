@@ -38,27 +38,42 @@ def clip(grader):
     return frames, stats, boxes
 
 
-def _graded(grader, clip, batch: int) -> tuple[np.ndarray, int]:
+@pytest.fixture
+def looks(monkeypatch) -> list[int]:
+    """How many frames each pass of the network looked at (Grader.local_field, counted)."""
+    counts, original = [], Grader.local_field
+
+    def counted(self, frames):
+        counts.append(sum(len(f) for f in frames))
+        return original(self, frames)
+
+    monkeypatch.setattr(Grader, "local_field", counted)
+    return counts
+
+
+def _graded(grader, clip, batch: int) -> np.ndarray:
     """The clip graded batch by batch as grade_stream hands it over (the next batch's first
-    frame with each); and how many frames the network looked at."""
+    frame with each)."""
     frames, stats, boxes = clip
     render = EveryOtherFrame(grader, lambda a, b: (stats[a - FIRST:b - FIRST], boxes[a - FIRST:b - FIRST]))
     out = []
     for i in range(0, len(frames), batch):
         after = frames[i + batch:i + batch + 1] if i + batch < len(frames) else None
         out.append(render(frames[i:i + batch], FIRST + i, after))
-    return np.concatenate(out), render.looked_at
+    return np.concatenate(out)
 
 
-def test_the_network_looks_at_every_other_frame_and_those_between_take_their_neighbours_mean(grader, clip):
+def test_the_network_looks_at_every_other_frame_and_those_between_take_their_neighbours_mean(grader, clip,
+                                                                                             looks):
     frames, stats, boxes = clip
     # every other frame from the chunk's first, and each shot's first and last (6 ends one, 7
     # starts the next, 12 ends the chunk): frames 1, 3, 5 and 9, 11 lie between two of them
     looked = [0, 2, 4, 6, 7, 8, 10, 12]
     own = {i: grader.local_field([frames[i:i + 1]])[0] for i in looked}
     for batch in (1, 3, 4, 13):
-        graded, count = _graded(grader, clip, batch)
-        assert count == len(looked), batch
+        looks.clear()
+        graded = _graded(grader, clip, batch)
+        assert sum(looks) == len(looked), batch
         for i in range(13):
             local = own[i] if i in own else (own[i - 1] + own[i + 1]) / 2
             expected = grader(frames[i:i + 1], stats[i:i + 1], boxes[i:i + 1], local[None])
@@ -71,38 +86,30 @@ def test_the_network_looks_at_every_other_frame_and_those_between_take_their_nei
 
 def test_the_frames_it_looks_at_are_graded_as_when_it_looks_at_every_frame(grader, clip):
     frames, stats, boxes = clip
-    graded, _ = _graded(grader, clip, 4)
+    graded = _graded(grader, clip, 4)
     plain = grader(frames, stats, boxes)  # the network looks at every frame
     diff = np.abs(graded.astype(int) - plain).max(axis=(1, 2, 3))
     assert diff[[0, 2, 4, 6, 7, 8, 10, 12]].max() <= 1
     assert diff[[1, 3, 5, 9, 11]].min() > 0  # (an untrained field: no closeness to expect)
 
 
-def test_predict_has_the_network_look_at_every_other_frame_whatever_the_batch(ckpt, tmp_path, monkeypatch):
+def test_predict_has_the_network_look_at_every_other_frame_whatever_the_batch(ckpt, tmp_path, looks):
     """Through predict (first pass, chunk, read -> grade -> write): half the frames looked at,
     and the same pixels from batches of 3 as of 4 (each batch is handed the next one's first
     frame)."""
     from tests.helpers import ROOT, compose_config
     from vst.predict import predict
 
-    looked = []
-    original = Grader.local_field
-
-    def counted(self, frames):
-        looked.append(sum(len(f) for f in frames))
-        return original(self, frames)
-
-    monkeypatch.setattr(Grader, "local_field", counted)
     clip = ROOT / "samples" / "mountain_walk_2s.mp4"
     outputs = []
     for batch in (3, 4):
-        looked.clear()
+        looks.clear()
         out = predict(compose_config("predict", f"ckpt={ckpt}", f"video={clip}",
                                      f"output={tmp_path / f'{batch}.mkv'}", "codec=ffv1",
                                      "precision=32-true", f"batch_size={batch}"))
         with av.open(str(out)) as c:
             outputs.append(np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]))
         frames = len(outputs[-1])
-        assert frames > 40 and sum(looked) == (frames + 1) // 2 + (frames % 2 == 0)  # one shot
+        assert frames > 40 and sum(looks) == (frames + 1) // 2 + (frames % 2 == 0)  # one shot
     # (a code from float rounding in the grade, one more through the file's 10-bit YUV)
     assert np.abs(outputs[0].astype(int) - outputs[1]).max() <= 2

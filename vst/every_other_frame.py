@@ -33,7 +33,6 @@ class EveryOtherFrame:
         self.first: int | None = None       # the chunk's first frame
         self.before: tuple[torch.Tensor, torch.Tensor] | None = None  # the last batch's last rows
         self.local: dict[int, torch.Tensor] = {}  # frame -> its local field, around the batch
-        self.looked_at = 0                  # frames the network looked at (for the tests)
 
     def __call__(self, frames: np.ndarray, start: int, after: np.ndarray | None = None) -> np.ndarray:
         if self.first is None:
@@ -51,7 +50,6 @@ class EveryOtherFrame:
             views = [frames[i:i + 1] if i < n else after for i in new]
             for i, field in zip(new, self.grader.local_field(views).unbind(0), strict=True):
                 self.local[start + i] = field
-            self.looked_at += len(new)
         local = torch.stack([self.local[start + i] if looked[i] else
                              (self.local[start + i - 1] + self.local[start + i + 1]) / 2 for i in range(n)])
         self.local = {k: v for k, v in self.local.items() if k >= start + n - 1}

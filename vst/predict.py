@@ -111,12 +111,16 @@ def new_plan(cfg: DictConfig, source, grader: Grader, out: Path):
     return plan, plan_chunks(plan.shots, len(plan.pts), longest)
 
 
+def on_this_machine(cfg: DictConfig) -> bool:
+    """Whether the chunks are graded on this machine (no Dask scheduler's address)."""
+    return cfg.engine.name == "local" or not cfg.engine.get("address")
+
+
 def follows_the_pass(cfg: DictConfig) -> bool:
     """Whether grading follows the first pass (`grade_following_the_pass`): chunks graded one
     after another in this process by the network. (Workers need the whole plan before they
     start; grade=lut fits its LUTs from the finished pass.)"""
-    return cfg.grade == "network" and cfg.workers == 1 and \
-        (cfg.engine.name == "local" or not cfg.engine.get("address"))
+    return cfg.grade == "network" and cfg.workers == 1 and on_this_machine(cfg)
 
 
 def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, identity: dict,
@@ -229,7 +233,7 @@ def grade_chunks(cfg: DictConfig, source, grader: Grader, ckpt: Path, work, plan
     from vst.chunks import grade_chunk
     from vst.engine import open_engine, threads_per_worker
 
-    local = cfg.engine.name == "local" or not cfg.engine.get("address")
+    local = on_this_machine(cfg)
     threads = threads_per_worker(cfg.workers) if local and cfg.workers > 1 else None
     jobs = [chunk_job(cfg, source, ckpt, work, chunk, threads) for chunk in pending]
     total, left = len(plan.pts), sum(c.frames for c in pending)

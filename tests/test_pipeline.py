@@ -1,13 +1,20 @@
-"""The thread pipeline of prediction (vst/pipeline.py): order, back-pressure, errors handed over."""
+"""The thread pipeline of prediction (vst/pipeline.py): order, back-pressure, errors handed over,
+the encoder first on the cores."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
 import pytest
+import torch
 
-from vst.pipeline import Sink, Stage, read_ahead
+from tests.helpers import ROOT
+from vst.io.video import count_frames
+from vst.io.writer import Encoding
+from vst.pipeline import Stage, grade_stream, read_ahead
 
 
 def test_a_stage_yields_in_order_and_waits_for_its_consumer():
@@ -68,22 +75,64 @@ def test_an_error_in_the_reader_reaches_the_main_thread_after_what_it_read():
     assert got == [1]
 
 
-def test_an_error_in_the_encoder_reaches_the_main_thread():
-    seen = []
-    failed = threading.Event()
+def sample_clip():
+    from vst.io import open_frames
 
-    def consume(item):
-        seen.append(item)
-        if item == 2:
-            failed.set()
-            raise ValueError("encoder broke")
+    return open_frames(ROOT / "samples" / "mountain_walk_2s.mp4", "video")
 
-    sink = Sink(consume)
-    sink.start()
-    with pytest.raises(ValueError, match="encoder broke"):
-        for i in range(100):
-            if failed.is_set():
-                time.sleep(0.05)  # the put after the failure raises it
-            sink.put(i)
-        sink.finish()
-    assert seen == [0, 1, 2]  # nothing consumed after the error
+
+def priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority is Linux's")
+def test_reading_and_grading_run_below_the_encoder(tmp_path):
+    """The reading and grading threads, and the threads they start (a decoder's), run at the
+    lowest priority; the caller, which writes and so starts the encoder's threads, keeps its
+    own. The grading runs on the caller's share of torch threads, not on the count another
+    thread set last (the first pass sets one for itself)."""
+    source, seen = sample_clip(), {}
+
+    def batches():
+        seen["reader"] = priority()
+        yield from source.stream(8)
+
+    def render(frames, start, after):
+        if not seen.get("grading"):
+            seen["grading"], seen["torch threads"] = priority(), torch.get_num_threads()
+            started = threading.Thread(target=lambda: seen.setdefault("started there", priority()))
+            started.start()
+            started.join()
+        return frames
+
+    before, threads = priority(), torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # this thread's share
+        other = threading.Thread(target=torch.set_num_threads, args=(2,))  # as the first pass does
+        other.start()
+        other.join()
+        assert grade_stream(batches(), render, source,
+                            tmp_path / "out.mp4", None, Encoding()) == 50
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == {"reader": 19, "grading": 19, "started there": 19, "torch threads": 1}
+    assert priority() == before
+    assert count_frames(tmp_path / "out.mp4") == 50
+
+
+def test_an_error_in_the_writer_stops_the_reading_and_grading(tmp_path):
+    """The writer fails on the calling thread (here: frames of the wrong size): the error is
+    raised there, no temporary is left, and the reading and grading threads end instead of
+    decoding and grading the rest of the clip."""
+    source, graded = sample_clip(), []
+
+    def render(frames, start, after):
+        graded.append(start)
+        return frames[:, :-2]
+
+    with pytest.raises(ValueError, match="frame is"):
+        grade_stream(source.stream(4), render, source, tmp_path / "out.mp4", None, Encoding())
+    time.sleep(0.5)
+    assert not [t for t in threading.enumerate() if isinstance(t, Stage) and t.is_alive()]
+    assert len(graded) < 6  # of 13 batches: the grading stopped a batch or two after the error
+    assert list(tmp_path.iterdir()) == []

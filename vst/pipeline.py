@@ -1,20 +1,29 @@
-"""The thread pipeline of prediction: a producer stage and a consumer sink joined to the main
-thread by bounded queues, so that decoding, grading and encoding overlap and memory stays flat
-whatever the clip length.
+"""The thread pipeline of prediction: producer stages joined by bounded queues, so that
+decoding, grading and encoding overlap and memory stays flat whatever the clip length.
 
-    read (Stage, a thread) -> grade on the main thread -> encode (Sink, a thread)
+    read (a Stage thread) -> grade (a Stage thread) -> encode on the calling thread
+
+The reading and grading threads run below the encoder (`below_the_encoder`): on a CPU the
+encoder is the slowest stage, and its threads (x264's encode frames in parallel, each waiting
+on the rows of the one before) leave gaps that the rest of the work fills, where at the same
+priority it would make them wait for a core (a 1080p predict on 2 cores: 1.75 -> 1.92 cores
+busy, docs/levers.md). The encoder's threads are started by the calling thread, which keeps its
+priority.
 
 The first pass over a video (shots and their statistics) reads ahead the same way
 (`read_ahead`): decoding overlaps with finding the cuts and looking at the frames.
 
-One error hand-off: an exception in either thread is kept and raised again in the main thread
-(by `Stage.items` once the queue is drained, by `Sink.put` / `Sink.finish`), so the caller's
-cleanup (removing a temporary output) runs as for any other error.
+One error hand-off: an exception in a Stage's thread is kept and raised again by `items` once
+the queue is drained, so the caller's cleanup (removing a temporary output) runs as for any
+other error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -77,31 +86,14 @@ def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
         stage.stop.set()
 
 
-class Sink(threading.Thread):
-    """Consumes items from a bounded queue in a thread (the encoder)."""
-
-    def __init__(self, consume: Callable, depth: int = 2):
-        super().__init__(daemon=True)
-        self.consume, self.queue, self.error = consume, queue.Queue(maxsize=depth), None
-
-    def run(self) -> None:
-        while (item := self.queue.get()) is not DONE:
-            if self.error is None:
-                try:
-                    self.consume(item)
-                except BaseException as err:  # noqa: BLE001 - handed to the main thread
-                    self.error = err
-
-    def put(self, item) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(item)
-
-    def finish(self) -> None:
-        self.queue.put(DONE)
-        self.join()
-        if self.error is not None:
-            raise self.error
+def below_the_encoder() -> None:
+    """This thread, and the threads it starts from now on (a decoder's, its torch and numba
+    workers), at the lowest priority (nice 19): they take a core only where the encoder's
+    threads leave one idle. Linux only, where a thread's priority is its own (elsewhere the
+    whole process would be lowered, encoder included): elsewhere nothing changes."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def grade_stream(batches, render: Callable, source, target, size: int | None, encoding,
@@ -112,9 +104,14 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
     `render(frames, index of the first, the next batch's first frame or None after the last)`
     into the graded copy at `target` (vst.io.output: a temporary renamed when complete);
     returns the frames written."""
+    import torch
+
     from vst.io.output import open_output
 
+    threads = torch.get_num_threads()  # the caller's share of the cores, for the grading thread
+
     def read(emit):
+        below_the_encoder()
         done, held = first, None  # each batch goes once the next one's first frame is read
         for frames, stamps in batches:
             if held is not None:
@@ -124,24 +121,25 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
         if held is not None:
             emit((*held, None))
 
-    with open_output(target, source, overwrite, size, encoding, audio) as writer:
-        def write(graded):
-            for rgb, pts in zip(*graded, strict=True):
-                writer.write(rgb, pts)
-            if on_frames is not None:
-                on_frames(len(graded[1]))
+    def grade(emit):
+        below_the_encoder()
+        torch.set_num_threads(threads)
+        for frames, stamps, start, after in reader.items():
+            emit((render(frames, start, after), stamps))
 
-        reader, encoder = Stage(read), Sink(write)
+    reader, grader = Stage(read), Stage(grade)
+    with open_output(target, source, overwrite, size, encoding, audio) as writer:
         reader.start()
-        encoder.start()
+        grader.start()
         try:
-            for frames, stamps, start, after in reader.items():
-                encoder.put((render(frames, start, after), stamps))
-            encoder.finish()
+            for graded, stamps in grader.items():
+                for rgb, pts in zip(graded, stamps, strict=True):
+                    writer.write(rgb, pts)
+                if on_frames is not None:
+                    on_frames(len(stamps))
         except BaseException:
-            reader.stop.set()  # the reader stops before its next batch
-            if encoder.is_alive():  # the encoder finishes what is queued (two batches at most)
-                encoder.queue.put(DONE)
-                encoder.join(timeout=30)
+            reader.stop.set()  # the reader stops before its next batch, the grading at its next
+            grader.stop.set()
+            grader.join(timeout=30)  # (no thread left grading once the caller has moved on)
             raise  # the writer is aborted and the temporary removed on the way out
     return writer.frames

@@ -1,8 +1,8 @@
 """Prediction entry point: checkpoint + video -> graded video, streamed frame batch by batch.
 
     one pass over the clip: shots, each frame's grade statistics (vst/first_pass.py)
-    -> chunks, each: source.stream() (reader thread) -> generator (main thread)
-                     -> writer.write() (writer thread)       (vst/pipeline.py: grade_stream)
+    -> chunks, each: source.stream() (reader thread) -> generator (grading thread)
+                     -> writer.write() (the calling thread)  (vst/pipeline.py: grade_stream)
        in this process, following the pass in a thread (each frame graded once its shot is
        settled), or on workers once the pass has ended (vst/engine.py); resumable (the work
        folder)
@@ -138,6 +138,7 @@ def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path
 
     from vst.chunks import Chunk, FollowedPlan, grade_chunk
     from vst.first_pass import FirstPass
+    from vst.pipeline import below_the_encoder
 
     first = FirstPass(grader, source, cfg.batch_size)
     followed = FollowedPlan(first, longest_chunk(cfg, source, out))
@@ -148,8 +149,10 @@ def grade_following_the_pass(cfg: DictConfig, source, grader: Grader, ckpt: Path
 
     def run_pass():
         # the pass's operations are small (frames at the working size): on one thread (this
-        # thread's count only), so that the cores go to the grading
+        # thread's count only), so that the cores go to the grading; and like the grading,
+        # below the encoder (its decoder too: started from here)
         torch.set_num_threads(1)
+        below_the_encoder()
         with contextlib.suppress(BaseException):  # kept by the pass: raised to the grading as it reads
             first.run(on_done=pass_done)
 

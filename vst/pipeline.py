@@ -6,9 +6,9 @@ decoding, grading and encoding overlap and memory stays flat whatever the clip l
 The reading and grading threads run below the encoder (`below_the_encoder`): on a CPU the
 encoder is the slowest stage, and its threads (x264's encode frames in parallel, each waiting
 on the rows of the one before) leave gaps that the rest of the work fills, where at the same
-priority it would make them wait for a core (a 1080p predict on 2 cores: 1.75 -> 1.92 cores
-busy, docs/levers.md). The encoder's threads are started by the calling thread, which keeps its
-priority.
+priority it would take the cores at the moments they wake up wanting them, and slow the whole
+run to their pace (docs/levers.md, "seventh stop"). The encoder's threads are started by the
+calling thread, which keeps its priority.
 
 The first pass over a video (shots and their statistics) reads ahead the same way
 (`read_ahead`): decoding overlaps with finding the cuts and looking at the frames.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -182,6 +183,32 @@ def test_a_crash_leaves_no_file_at_the_output(ckpt, tmp_path, monkeypatch):
     # neither the output nor a temporary file: the work folder alone, to resume from
     assert [p.name for p in tmp_path.iterdir()] == [".out.mp4.vst-work"]
     assert not list((tmp_path / ".out.mp4.vst-work").glob(".*partial*"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority is Linux's")
+def test_the_first_pass_runs_below_the_encoder(identity_ckpt, tmp_path, monkeypatch):
+    """The first pass, which grading follows, yields the cores to the encoder as the grading
+    does (vst.pipeline.below_the_encoder); the caller's own priority is left as it was."""
+    import os
+    import threading
+
+    from vst import first_pass
+    from vst import predict as predict_module
+
+    seen, original = [], first_pass.FirstPass._add
+
+    def spy(self, read):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return original(self, read)
+
+    monkeypatch.setattr(first_pass.FirstPass, "_add", spy)
+    cfg = compose_config("predict")
+    cfg.ckpt, cfg.output = str(identity_ckpt), str(tmp_path / "out.mp4")
+    cfg.video = str(ROOT / "samples" / "mountain_walk_2s.mp4")
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    predict_module.predict(cfg)
+    assert seen and set(seen) == {19}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
 
 
 def test_a_file_missing_frames_never_takes_the_output_name(identity_ckpt, tmp_path, monkeypatch):

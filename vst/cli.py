@@ -38,6 +38,12 @@ MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_"
 # step would pay a wake-up each).
 SHARED_CORES = {"OMP_WAIT_POLICY": "PASSIVE"}
 
+# prediction reads and grades in threads of its own, and glibc gives each thread's allocations
+# an arena of 64 MB heaps that it unmaps as soon as one empties (whatever the trim threshold):
+# every batch of frames faulted its memory in again, zeroed. A top pad above two heaps keeps
+# them. Training allocates on the main thread's arena, which the thresholds above already keep.
+KEEP_THREAD_HEAPS = {"MALLOC_TOP_PAD_": str(256 << 20)}
+
 
 # how the running command was invoked, for the commands vst prints back (resume=); the `vst`
 # command sets it, the root scripts leave it
@@ -56,13 +62,16 @@ RENAMED = {"optim": "loss.lr", "optim.lr": "loss.lr", "device": "accelerator",
 
 def keep_freed_memory(command: str | None = None) -> None:
     """Re-run this process once with MALLOC_KEEP set (Linux/glibc; a user's own setting wins).
-    For predict, also SHARED_CORES (set before torch loads OpenMP)."""
+    For predict, also SHARED_CORES (set before torch loads OpenMP) and KEEP_THREAD_HEAPS."""
     if command == "predict":
         for key, value in SHARED_CORES.items():
             os.environ.setdefault(key, value)
     if sys.platform != "linux" or any(k in os.environ for k in MALLOC_KEEP):
         return
     os.environ.update(MALLOC_KEEP)
+    if command == "predict":
+        for key, value in KEEP_THREAD_HEAPS.items():
+            os.environ.setdefault(key, value)
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 

@@ -182,3 +182,13 @@ def test_instance_norm_is_instance_norm_in_training_and_at_inference(frames, cha
         inferred = norm(x)
     assert torch.allclose(inferred, expected, atol=1e-5)
     assert inferred.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_quantiles_are_torchs_to_the_bit():
+    from tests.helpers import sample_frames
+    from vst.models.hrnet import quantiles
+
+    q = (0.1, 0.3, 0.5, 0.7, 0.9)
+    luma = torch.from_numpy(sample_frames(4)).float().div(255).mean(-1).flatten(1)  # real frames
+    for x in (luma, torch.rand(3, 1001), torch.rand(2, 2), torch.rand(1, 1)):
+        assert torch.equal(quantiles(x, q), torch.quantile(x, torch.tensor(q), dim=-1).T)

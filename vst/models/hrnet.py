@@ -53,6 +53,7 @@ there runs in bf16 under autocast, and slowly).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -304,8 +305,6 @@ def quantiles(x: torch.Tensor, q: tuple[float, ...]) -> torch.Tensor:
     """N x P -> N x len(q): `torch.quantile(x, q, dim=-1).T` (linear interpolation; no NaNs),
     to the bit. On the CPU numpy sorts: its vectorised sort of a frame's working-size luma
     takes a few percent of the time of torch's, which sorts the indices along."""
-    import numpy as np
-
     if x.device.type == "cpu":
         ordered = torch.from_numpy(np.sort(x.detach().numpy(), axis=-1))
     else:

@@ -34,6 +34,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from vst.errors import VstError
 from vst.io.image import short_side_size
 from vst.io.video import VideoInfo
+from vst.io.yuv import rgb_to_yuv420p
 
 log = logging.getLogger(__name__)
 
@@ -205,13 +206,16 @@ class VideoWriter:
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the stream "
                              f"{self.width}x{self.height}")
-        # swscale on one thread: its threaded RGB -> 10-bit YUV conversion (libswscale 9.5)
-        # writes stray values into the first pixels of a slice's first row where the height
-        # does not split evenly (280 rows: rows 94 and 188, up to 125 codes off, differing
-        # from run to run); on one thread it is exact, and no slower beside the encoder
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if rgb.dtype == np.uint16
-                                           else "rgb24").reformat(
-            format=self.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range, threads=1)
+        if self.pix_fmt == "yuv420p" and rgb.dtype == np.uint8:  # the common case, faster (vst/io/yuv.py)
+            frame = rgb_to_yuv420p(rgb, int(self.matrix), self.range == ColorRange.JPEG)
+        else:
+            # swscale on one thread: its threaded RGB -> 10-bit YUV conversion (libswscale 9.5)
+            # writes stray values into the first pixels of a slice's first row where the height
+            # does not split evenly (280 rows: rows 94 and 188, up to 125 codes off, differing
+            # from run to run); on one thread it is exact, and no slower beside the encoder
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if rgb.dtype == np.uint16
+                                               else "rgb24").reformat(
+                format=self.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range, threads=1)
         for name, value in self.tags.items():
             setattr(frame, name, value)
         frame.pts, frame.time_base = pts, self.source.time_base

@@ -1,12 +1,13 @@
 """Video out (PyAV): encode frames as they come and copy every audio stream.
 
-Colour: frames are converted RGB -> YUV with the same matrix and range the decoder used for
-the input (its tags, or BT.601 limited when untagged, which is FFmpeg's default), and the
-input's colour tags (matrix, range, primaries, transfer) are written on every frame and on the
-stream, so every encoder keeps them (ProRes reads them from the frame). An identity model
-therefore reproduces the input's YUV values, and players read the output exactly as they read
-the input. An RGB-coded input is written as YUV (BT.601 matrix, tagged so); an HDR input
-(PQ, HLG) is graded as if it were SDR, with a warning.
+Colour: frames are converted RGB -> YUV (8-bit 4:2:0 by vst/io/yuv.py, the rest by swscale)
+with the same matrix and range the decoder used for the input (its tags, or BT.601 limited
+when untagged, which is FFmpeg's default), and the input's colour tags (matrix, range,
+primaries, transfer) are written on every frame and on the stream, so every encoder keeps them
+(ProRes reads them from the frame). An identity model therefore reproduces the input's YUV
+values, and players read the output exactly as they read the input. An RGB-coded input is
+written as YUV (BT.601 matrix, tagged so); an HDR input (PQ, HLG) is graded as if it were SDR,
+with a warning.
 
 Timing: every frame keeps the presentation timestamp of the input frame it came from (read
 off the decoded frame, vst/io/video.py), in the input's time base, so frame count, frame rate

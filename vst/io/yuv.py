@@ -1,6 +1,6 @@
 """The writer's 8-bit RGB -> 4:2:0 YUV (yuv420p) in a compiled loop (numba) instead of swscale,
-straight into the frame's planes: the writer's most common conversion, and swscale's slowest
-(its generic scaler path, after a copy of the frame into an RGB frame).
+straight into the frame's planes: the writer's most common conversion, which swscale makes on
+its scaler's path, after a copy of the array into an RGB frame.
 
 The same matrices, ranges and chroma filter as swscale's (within 1 code value): each chroma
 sample is the mean of its two columns and, across the rows, the 1-3-3-1 filter centred on its

@@ -63,3 +63,29 @@ def test_a_predict_thread_allocates_its_batches_without_faulting_memory_in_again
 
     assert faults("predict") < 50
     assert faults("train") > 1000  # the same rounds where the thread's heaps are given back
+
+
+_EXIT = """import atexit, sys, threading, time
+from vst.cli import exit_now
+atexit.register(lambda: print("exit handler ran"))
+if sys.argv[1] == "thread":  # a thread still writing when the command ends
+    def work():
+        time.sleep(0.5)
+        print("thread finished", flush=True)
+    threading.Thread(target=work).start()
+print("printed last", end="")  # still in the stream's buffer (not a terminal)
+exit_now()
+print(" and after exit_now")  # where a thread still runs, the process ends the usual way
+"""
+
+
+def test_a_finished_command_exits_at_once_with_its_output_flushed_and_exit_handlers_run():
+    def run(case: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", _EXIT, case], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+
+    done = run("alone")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "printed lastexit handler ran\n", "")
+    waited = run("thread")  # nothing cut short: exit_now returns, the thread finishes
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout == "printed last and after exit_now\nthread finished\nexit handler ran\n"

@@ -43,6 +43,7 @@ def main(prog: str = "vst") -> None:
     cli.INVOKED_AS = [*prog.split(), command]
     sys.argv = [f"{prog} {command}", *args[1:]]
     importlib.import_module(COMMANDS[command][0]).main()
+    cli.exit_now()  # the command is done: without the interpreter's slow teardown
 
 
 if __name__ == "__main__":

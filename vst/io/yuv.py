@@ -12,6 +12,8 @@ swscale's (vst/io/writer.py).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import av
 import numpy as np
 from numba import njit, prange
@@ -24,9 +26,10 @@ _KR_KB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0
 _BT601 = (0.299, 0.114)
 
 
+@lru_cache(maxsize=8)  # made once per matrix and range, not for every frame written
 def rgb_to_yuv_matrix(colorspace: int, full_range: bool) -> np.ndarray:
     """3x4 float32: rows Y, U, V as a*R + b*G + c*B + offset on 8-bit codes (the offset
-    carries +0.5: truncating the sum rounds it)."""
+    carries +0.5: truncating the sum rounds it). Shared: not to be written to."""
     kr, kb = _KR_KB.get(colorspace, _BT601)
     kg = 1 - kr - kb
     y_scale, y_offset, c_scale = (1.0, 0.0, 1.0) if full_range else (219 / 255, 16.0, 224 / 255)

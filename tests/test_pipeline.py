@@ -136,3 +136,27 @@ def test_an_error_in_the_writer_stops_the_reading_and_grading(tmp_path):
     assert not [t for t in threading.enumerate() if isinstance(t, Stage) and t.is_alive()]
     assert len(graded) < 6  # of 13 batches: the grading stopped a batch or two after the error
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_each_batch_is_handed_the_frames_after_it(tmp_path, batch):
+    """The render gets each batch with the AHEAD frames that follow it (fewer at the clip's
+    end), whatever the batch size: frames of later batches, as one-frame arrays."""
+    import numpy as np
+
+    from vst.pipeline import AHEAD
+
+    source = sample_clip()
+    frames = np.concatenate([b.frames for b in source.stream(8)])
+    seen = []
+
+    def render(batch_frames, start, after):
+        seen.append(start)
+        assert all(a.shape == (1, *frames.shape[1:]) for a in after)
+        expected = frames[start + len(batch_frames):start + len(batch_frames) + AHEAD]
+        assert len(after) == len(expected)
+        assert all((a[0] == e).all() for a, e in zip(after, expected, strict=True))
+        return batch_frames
+
+    assert grade_stream(source.stream(batch), render, source, tmp_path / "out.mp4", None, Encoding()) == 50
+    assert seen == list(range(0, 50, batch))

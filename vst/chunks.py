@@ -309,9 +309,9 @@ def chunk_render(plan, grade: str, grader):
         from vst.lut import LutRender
 
         return LutRender(plan.luts, plan.shots, grader)
-    from vst.every_other_frame import EveryOtherFrame
+    from vst.every_third_frame import EveryThirdFrame
 
-    return EveryOtherFrame(grader, plan.rows)
+    return EveryThirdFrame(grader, plan.rows)
 
 
 def machine_share() -> int:

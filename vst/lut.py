@@ -14,6 +14,7 @@ import bisect
 import functools
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ class LutRender:
         shot = bisect.bisect_right(self.ends, frame)
         return self.tables[shot] if shot < len(self.tables) else self.whole
 
-    def __call__(self, frames: np.ndarray, start: int, after: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, start: int, after: Sequence[np.ndarray] = ()) -> np.ndarray:
         import torch
 
         from vst.io.frames import from_float

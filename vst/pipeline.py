@@ -28,6 +28,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 DONE = object()  # the end of a queue
+# frames after a batch that its render is handed: the network looks at every third frame
+# (vst/every_third_frame.py), and a frame between needs the next one it looks at
+AHEAD = 2
 
 
 class _Stopped(Exception):
@@ -96,12 +99,18 @@ def below_the_encoder() -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
+def _after(held: list) -> list:
+    """The (up to) AHEAD frames after the first of the `held` batches, each a one-frame view."""
+    return [frames[i:i + 1] for frames, _, _ in held[1:] for i in range(len(frames))][:AHEAD]
+
+
 def grade_stream(batches, render: Callable, source, target, size: int | None, encoding,
                  first: int = 0, on_frames: Callable[[int], None] | None = None, audio: bool = True,
                  overwrite: bool = False) -> int:
     """read -> grade -> write: every FrameBatch of `batches` (frames `first`, `first` + 1, ...
     of `source`; read in a thread, where an error raised by `batches` stops the stream) through
-    `render(frames, index of the first, the next batch's first frame or None after the last)`
+    `render(frames, index of the first, the AHEAD frames after them: a list of one-frame
+    arrays, shorter at the end)`
     into the graded copy at `target` (vst.io.output: a temporary renamed when complete);
     returns the frames written."""
     import torch
@@ -112,14 +121,16 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
 
     def read(emit):
         below_the_encoder()
-        done, held = first, None  # each batch goes once the next one's first frame is read
+        done, held = first, []  # each batch goes once AHEAD frames after it are read (or the end)
         for frames, stamps in batches:
-            if held is not None:
-                emit((*held, frames[:1]))
-            held = (frames, stamps, done)
+            held.append((frames, stamps, done))
             done += len(frames)
-        if held is not None:
-            emit((*held, None))
+            while held and done - held[0][2] - len(held[0][0]) >= AHEAD:
+                emit((*held[0], _after(held)))
+                held.pop(0)
+        while held:
+            emit((*held[0], _after(held)))
+            held.pop(0)
 
     def grade(emit):
         below_the_encoder()

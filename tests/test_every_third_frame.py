@@ -1,4 +1,4 @@
-"""The network looks at every other frame of a shot (vst/every_other_frame.py): which frames,
+"""The network looks at every third frame of a shot (vst/every_third_frame.py): which frames,
 what the others get, and that batching changes nothing."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.helpers import generator_checkpoint, sample_frame_and_style, sample_frames
-from vst.every_other_frame import EveryOtherFrame
+from vst.every_third_frame import EveryThirdFrame
 from vst.grader import Grader
 
 FIRST = 5  # the chunk's first frame: which frames are looked at counts from there
@@ -52,30 +52,34 @@ def looks(monkeypatch) -> list[int]:
 
 
 def _graded(grader, clip, batch: int) -> np.ndarray:
-    """The clip graded batch by batch as grade_stream hands it over (the next batch's first
-    frame with each)."""
+    """The clip graded batch by batch as grade_stream hands it over (the two frames after
+    each batch with it, fewer at the end)."""
     frames, stats, boxes = clip
-    render = EveryOtherFrame(grader, lambda a, b: (stats[a - FIRST:b - FIRST], boxes[a - FIRST:b - FIRST]))
+    render = EveryThirdFrame(grader, lambda a, b: (stats[a - FIRST:b - FIRST], boxes[a - FIRST:b - FIRST]))
     out = []
     for i in range(0, len(frames), batch):
-        after = frames[i + batch:i + batch + 1] if i + batch < len(frames) else None
+        after = [frames[j:j + 1] for j in range(i + batch, min(i + batch + 2, len(frames)))]
         out.append(render(frames[i:i + batch], FIRST + i, after))
     return np.concatenate(out)
 
 
-def test_the_network_looks_at_every_other_frame_and_those_between_take_their_neighbours_mean(grader, clip,
-                                                                                             looks):
+def test_the_network_looks_at_every_third_frame_and_those_between_take_a_mix_of_theirs(grader, clip, looks):
     frames, stats, boxes = clip
-    # every other frame from the chunk's first, and each shot's first and last (6 ends one, 7
-    # starts the next, 12 ends the chunk): frames 1, 3, 5 and 9, 11 lie between two of them
-    looked = [0, 2, 4, 6, 7, 8, 10, 12]
+    # every third frame from the chunk's first, and each shot's first and last (6 ends one, 7
+    # starts the next, 12 ends the chunk); the others lie between two of them
+    looked = [0, 3, 6, 7, 9, 12]
+    around = {1: (0, 3), 2: (0, 3), 4: (3, 6), 5: (3, 6), 8: (7, 9), 10: (9, 12), 11: (9, 12)}
     own = {i: grader.local_field([frames[i:i + 1]])[0] for i in looked}
-    for batch in (1, 3, 4, 13):
+    for batch in (1, 2, 3, 4, 13):
         looks.clear()
         graded = _graded(grader, clip, batch)
         assert sum(looks) == len(looked), batch
         for i in range(13):
-            local = own[i] if i in own else (own[i - 1] + own[i + 1]) / 2
+            if i in own:
+                local = own[i]
+            else:
+                a, b = around[i]
+                local = own[a] + (i - a) / (b - a) * (own[b] - own[a])
             expected = grader(frames[i:i + 1], stats[i:i + 1], boxes[i:i + 1], local[None])
             assert np.abs(graded[i].astype(int) - expected[0]).max() <= 1, (batch, i)
         if batch == 1:
@@ -89,20 +93,20 @@ def test_the_frames_it_looks_at_are_graded_as_when_it_looks_at_every_frame(grade
     graded = _graded(grader, clip, 4)
     plain = grader(frames, stats, boxes)  # the network looks at every frame
     diff = np.abs(graded.astype(int) - plain).max(axis=(1, 2, 3))
-    assert diff[[0, 2, 4, 6, 7, 8, 10, 12]].max() <= 1
-    assert diff[[1, 3, 5, 9, 11]].min() > 0  # (an untrained field: no closeness to expect)
+    assert diff[[0, 3, 6, 7, 9, 12]].max() <= 1
+    assert diff[[1, 2, 4, 5, 8, 10, 11]].min() > 0  # (an untrained field: no closeness to expect)
 
 
-def test_predict_has_the_network_look_at_every_other_frame_whatever_the_batch(ckpt, tmp_path, looks):
-    """Through predict (first pass, chunk, read -> grade -> write): half the frames looked at,
-    and the same pixels from batches of 3 as of 4 (each batch is handed the next one's first
-    frame)."""
+def test_predict_has_the_network_look_at_every_third_frame_whatever_the_batch(ckpt, tmp_path, looks):
+    """Through predict (first pass, chunk, read -> grade -> write): a third of the frames
+    looked at, and the same pixels from batches of 1, 3 and 4 (each batch is handed the two
+    frames after it)."""
     from tests.helpers import ROOT, compose_config
     from vst.predict import predict
 
     clip = ROOT / "samples" / "mountain_walk_2s.mp4"
     outputs = []
-    for batch in (3, 4):
+    for batch in (1, 3, 4):
         looks.clear()
         out = predict(compose_config("predict", f"ckpt={ckpt}", f"video={clip}",
                                      f"output={tmp_path / f'{batch}.mkv'}", "codec=ffv1",
@@ -110,6 +114,7 @@ def test_predict_has_the_network_look_at_every_other_frame_whatever_the_batch(ck
         with av.open(str(out)) as c:
             outputs.append(np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]))
         frames = len(outputs[-1])
-        assert frames > 40 and sum(looks) == (frames + 1) // 2 + (frames % 2 == 0)  # one shot
+        assert frames > 40 and sum(looks) == len({*range(0, frames, 3), frames - 1})  # one shot
     # (a code from float rounding in the grade, one more through the file's 10-bit YUV)
     assert np.abs(outputs[0].astype(int) - outputs[1]).max() <= 2
+    assert np.abs(outputs[0].astype(int) - outputs[2]).max() <= 2

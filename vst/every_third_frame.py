@@ -6,8 +6,9 @@ The local part is the one piece of a frame's grade that needs the network (HRNet
 on a CPU the biggest: the rest is one multiply-add per pixel. It is a smooth field at the
 working size (96 px), so over a frame or two of motion the mix lands close to the frame's own:
 over the longest shot of each benchmark clip the graded frames differ from those graded by
-their own fields by 0.01-0.19 code values on average (every other frame: 0.01-0.11), and no
-`vst.evaluate` figure moves by more than 0.004 (docs/levers.md, #17). The network still looks
+their own fields by 0.01-0.19 code values on average (every other frame: 0.01-0.11), and on
+bikes_6shots and band_stage no `vst.evaluate` figure moves by more than 0.004 (docs/levers.md,
+#17). The network still looks
 at the first and the last frame of every shot, so no frame takes anything from across a cut.
 
 Which frames the network looks at depends only on the chunk's frames and shots (every third

@@ -49,7 +49,8 @@ def _style_and_structure(inputs: np.ndarray, outputs: np.ndarray, style: torch.T
 
 
 def _grade_flicker(inputs: np.ndarray, outputs: np.ndarray, style: str) -> float:
-    """`vst evaluate`'s grade_flicker_ratio of these consecutive uint8 frames (as PNG folders)."""
+    """`vst evaluate`'s grade_flicker_ratio of these consecutive uint8 frames (as folders of
+    BMPs: lossless like PNG, with no compression to spend time on)."""
     from vst.evaluate import evaluate
     from vst.io.image import write_image
 
@@ -57,7 +58,7 @@ def _grade_flicker(inputs: np.ndarray, outputs: np.ndarray, style: str) -> float
         for name, frames in (("in", inputs), ("out", outputs)):
             (Path(tmp) / name).mkdir()
             for i, f in enumerate(frames):
-                write_image(f, Path(tmp) / name / f"{i:04d}.png")
+                write_image(f, Path(tmp) / name / f"{i:04d}.bmp")
         figures, _ = evaluate(str(Path(tmp) / "in"), str(Path(tmp) / "out"), style, size=None,
                               long_range=min(4, len(frames) - 1), quiet=True)
     return float(figures["grade_flicker_ratio"])

@@ -122,15 +122,18 @@ def grade_stream(batches, render: Callable, source, target, size: int | None, en
     def read(emit):
         below_the_encoder()
         done, held = first, []  # each batch goes once AHEAD frames after it are read (or the end)
+
+        def send(ahead: int) -> None:
+            """Emit the held batches that have `ahead` frames read after them."""
+            while held and done - held[0][2] - len(held[0][0]) >= ahead:
+                emit((*held[0], _after(held)))
+                held.pop(0)
+
         for frames, stamps in batches:
             held.append((frames, stamps, done))
             done += len(frames)
-            while held and done - held[0][2] - len(held[0][0]) >= AHEAD:
-                emit((*held[0], _after(held)))
-                held.pop(0)
-        while held:
-            emit((*held[0], _after(held)))
-            held.pop(0)
+            send(AHEAD)
+        send(0)  # the end: every batch left, with the frames there are after it
 
     def grade(emit):
         below_the_encoder()
